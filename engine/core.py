@@ -1,0 +1,226 @@
+"""The Engine: lifecycle, config, buckets, jobs and daemon info.
+
+Object operations live in `objects.py` and listing in `listing.py`; both are mixed into `Engine`
+so every face sees one async API.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import trio
+
+from . import bprops, jsonfile, names
+from .bmd import BMD
+from .config import ClusterConfig
+from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequest
+from .index import Index
+from .jobs import Job, Jobs
+from .listing import ListingOps
+from .mountpath import Mountpaths, lock_dir
+from .objects import ObjectOps
+from .stats import Stats
+
+log = logging.getLogger("aisfs.engine")
+MOUNTPATHS_FILE = "mountpaths.json"
+DEFAULT_MOUNTPATH = "mpath"
+ATIME_FLUSH_SECONDS = 10.0
+
+
+class Engine(ObjectOps, ListingOps):
+    """One data directory's store. Open it with `async with Engine.open(data_dir) as engine:`."""
+
+    def __init__(self, data_dir: Path, mountpaths: list[Path] | None = None) -> None:
+        self.data_dir = data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = lock_dir(self.data_dir, "data directory")
+        try:
+            self.config = ClusterConfig(self.data_dir)
+            self.bmd = BMD(self.data_dir)
+            self.index = Index(self.data_dir / "index.db")
+            self.mountpaths = self._attach_mountpaths(mountpaths)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        self.jobs = Jobs()
+        self.stats = Stats()
+        self._atimes: dict[tuple[str, str], int] = {}
+        self.started_ns = time.time_ns()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, data_dir: Path | str, mountpaths: list[Path] | None = None) -> AsyncIterator["Engine"]:
+        """Open the store and run its housekeeping (atime write-back, jobs) until the block exits."""
+        eng = cls(Path(data_dir), [Path(p) for p in mountpaths] if mountpaths else None)
+        try:
+            async with trio.open_nursery() as nursery:
+                eng.jobs.attach(nursery)
+                nursery.start_soon(eng._atime_flusher)
+                try:
+                    yield eng
+                finally:
+                    nursery.cancel_scope.cancel()
+        finally:
+            eng._close()
+
+    def _attach_mountpaths(self, given: list[Path] | None) -> Mountpaths:
+        """`--mountpath` replaces the default and is remembered, so a restart without it finds the data."""
+        stored = jsonfile.load(self.data_dir / MOUNTPATHS_FILE)
+        if given:
+            paths = [p.resolve() for p in given]
+        elif stored:
+            paths = [Path(p) for p in stored["mountpaths"]]
+        else:
+            paths = [self.data_dir / DEFAULT_MOUNTPATH]
+        if len(set(paths)) != len(paths):
+            raise BadRequest("the same mountpath is given twice")
+        jsonfile.save(self.data_dir / MOUNTPATHS_FILE, {"mountpaths": [str(p) for p in paths]})
+        mps = Mountpaths([(self.index.mountpath_id(str(p)), p) for p in paths])
+        mps.open()
+        for mp in mps.by_id.values():
+            if n := mp.clean_work():
+                log.info("removed %d unfinished work file(s) from %s", n, mp.path)
+        return mps
+
+    def _close(self) -> None:
+        self._flush_atimes()
+        self.index.close()
+        self.mountpaths.close()
+        os.close(self._lock_fd)
+
+    # atime ------------------------------------------------------------------------------------
+    def _note_atime(self, bid: str, key: str) -> None:
+        """Reads only note the time in memory; a read never waits on a metadata write."""
+        self._atimes[(bid, key)] = time.time_ns()
+
+    def _flush_atimes(self) -> None:
+        if self._atimes:
+            batch, self._atimes = self._atimes, {}
+            self.index.touch((t, bid, key) for (bid, key), t in batch.items())
+
+    async def _atime_flusher(self) -> None:
+        while True:
+            await trio.sleep(ATIME_FLUSH_SECONDS)
+            self._flush_atimes()
+
+    # config -----------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return self.config.snapshot()
+
+    async def set_config(self, updates: dict[str, Any]) -> dict[str, Any]:
+        return self.config.update(updates)
+
+    # buckets ----------------------------------------------------------------------------------
+    def bucket_props(self, name: str) -> dict[str, Any]:
+        """Props of an existing bucket (the live dict: do not mutate)."""
+        props = self.bmd.get(name)
+        if props is None:
+            raise BucketNotFound(f"bucket \"ais://{name}\" does not exist")
+        return props
+
+    async def create_bucket(self, name: str, props: dict[str, Any] | None = None) -> dict[str, Any]:
+        names.check_bucket_name(name)
+        if self.bmd.get(name) is not None:
+            raise BucketAlreadyExists(f"bucket \"ais://{name}\" already exists")
+        new = bprops.apply(bprops.defaults(self.config.doc), props or {})
+        return self.bmd.add(name, new)
+
+    async def head_bucket(self, name: str) -> dict[str, Any]:
+        return dict(self.bucket_props(name))
+
+    async def list_buckets(self) -> list[dict[str, Any]]:
+        return [{"name": n, "provider": p["provider"], "created": p["created"], "bid": p["bid"]}
+                for n, p in sorted(self.bmd.buckets.items())]
+
+    async def bucket_summary(self, name: str) -> dict[str, Any]:
+        props = self.bucket_props(name)
+        count, size = self.index.summary(props["bid"])
+        return {"name": name, "provider": props["provider"], "objects": count, "size": size}
+
+    async def set_bucket_props(self, name: str, updates: dict[str, Any]) -> dict[str, Any]:
+        new = bprops.apply(self.bucket_props(name), updates)
+        self.bmd.put(name, new)
+        return new
+
+    async def reset_bucket_props(self, name: str) -> dict[str, Any]:
+        """Back to the cluster's defaults, keeping the bucket's identity (bid, created)."""
+        old = self.bucket_props(name)
+        new = bprops.defaults(self.config.doc)
+        new.update(created=old["created"], bid=old["bid"])
+        self.bmd.put(name, new)
+        return new
+
+    async def destroy_bucket(self, name: str, *, force: bool = True) -> None:
+        """Remove the bucket at once; its data files are deleted right after, off the request path."""
+        props = self.bucket_props(name)
+        if not force and self.index.has_prefix(props["bid"], ""):
+            raise BucketNotEmpty(f"bucket \"ais://{name}\" is not empty")
+        self.bmd.remove(name)
+        files = self.index.drop_bucket(props["bid"])
+        self._atimes = {k: v for k, v in self._atimes.items() if k[0] != props["bid"]}
+        await trio.to_thread.run_sync(self._unlink_files, files)
+
+    def _unlink_files(self, files: list[tuple[int, str]]) -> None:
+        for mp_id, fid in files:
+            mp = self.mountpaths.by_id.get(mp_id)
+            if mp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(mp.data_path(fid))
+
+    async def rename_bucket(self, src: str, dst: str) -> Job:
+        """move-bck: objects are keyed by bucket id, so a rename is one BMD update."""
+        self.bucket_props(src)
+        names.check_bucket_name(dst)
+        if self.bmd.get(dst) is not None:
+            raise BucketAlreadyExists(f"bucket \"ais://{dst}\" already exists")
+        self.bmd.rename(src, dst)
+        job = Job(kind="move-bck", bucket=src, dst_bucket=dst)
+        return self.jobs.finished(job)
+
+    async def copy_bucket(self, src: str, dst: str, *, prefix: str = "", dry_run: bool = False) -> Job:
+        """copy-bck: copy every object (under `prefix`) into `dst`, creating it with src's props."""
+        src_props = self.bucket_props(src)
+        names.check_bucket_name(dst)
+        if src == dst:
+            raise BadRequest("source and destination buckets are the same")
+        if self.bmd.get(dst) is None and not dry_run:
+            props = {k: v for k, v in src_props.items() if k not in bprops.READONLY}
+            await self.create_bucket(dst, props)
+        job = Job(kind="copy-bck", bucket=src, dst_bucket=dst)
+
+        async def work(job: Job) -> None:
+            bid = self.bucket_props(src)["bid"]
+            for row in self._iter_rows_async_safe(bid, prefix):
+                if dry_run:
+                    job.objs += 1
+                    job.bytes += row[3]
+                    continue
+                try:
+                    m = await self.copy_object(src, row[0], dst, row[0])
+                    job.objs += 1
+                    job.bytes += m.size
+                except Exception as e:  # one object's failure is reported, the rest go on
+                    job.error(f"{row[0]}: {e}")
+                await trio.lowlevel.checkpoint()
+
+        return self.jobs.start(job, work)
+
+    def _iter_rows_async_safe(self, bid: str, prefix: str):  # type: ignore[no-untyped-def]
+        """Rows under `prefix` in batches (a snapshot per batch, safe while the job yields)."""
+        return self.index.iter_prefix(bid, prefix)
+
+    # daemon -------------------------------------------------------------------------------------
+    def capacity(self) -> list[dict[str, object]]:
+        return [c.to_json() for c in self.mountpaths.capacities()]
+
+    def mountpath_list(self) -> list[str]:
+        return [str(mp.path) for mp in self.mountpaths.by_id.values()]
+
+    def daemon_stats(self) -> dict[str, Any]:
+        return {"uptime_ns": time.time_ns() - self.started_ns, "counters": self.stats.snapshot(),
+                "capacity": self.capacity(), "running_jobs": len(self.jobs.list(running_only=True)),
+                "buckets": len(self.bmd.buckets)}

@@ -1,0 +1,181 @@
+"""The metadata index: SQLite (WAL) mapping bucket id + key to the data file and its metadata.
+
+Rows are clustered by (bid, key) so a listing is one range scan in S3 order (BINARY collation
+compares UTF-8 bytes). Renaming a prefix, destroying a bucket and committing a PUT are each one
+transaction. All calls run on the engine's trio thread; each is short.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .checksum import Cksum
+from .meta import ObjectMeta
+from .names import prefix_upper_bound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mountpaths(id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS objects(
+    bid TEXT NOT NULL,
+    key TEXT NOT NULL,
+    mp INTEGER NOT NULL,
+    fid TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    cksum_type TEXT NOT NULL,
+    cksum TEXT NOT NULL,
+    version TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    atime INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    ctype TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    vid TEXT NOT NULL DEFAULT 'null',
+    PRIMARY KEY(bid, key)
+) WITHOUT ROWID;
+"""
+
+COLUMNS = "key, mp, fid, size, cksum_type, cksum, version, etag, atime, mtime, ctype, meta, vid"
+Row = tuple
+
+
+def row_to_meta(bucket: str, row: Row) -> ObjectMeta:
+    key, mp, fid, size, ctype_, cksum, version, etag, atime, mtime, ctype, meta, vid = row
+    extra = json.loads(meta) if meta != "{}" else {}
+    return ObjectMeta(bucket=bucket, key=key, size=size, cksum=Cksum(ctype_, cksum), version=version, etag=etag,
+                      atime_ns=atime, mtime_ns=mtime, content_type=ctype, custom=extra.get("u", {}),
+                      headers=extra.get("h", {}), vid=vid, mp=mp, fid=fid)
+
+
+def meta_to_row(bid: str, m: ObjectMeta) -> tuple:
+    extra: dict[str, dict[str, str]] = {}
+    if m.custom:
+        extra["u"] = m.custom
+    if m.headers:
+        extra["h"] = m.headers
+    return (bid, m.key, m.mp, m.fid, m.size, m.cksum.type, m.cksum.value, m.version, m.etag, m.atime_ns,
+            m.mtime_ns, m.content_type, json.dumps(extra, ensure_ascii=False) if extra else "{}", m.vid)
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives kill -9
+        self.db.execute("PRAGMA cache_size=-65536")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # mountpaths -----------------------------------------------------------------------------
+    def mountpath_id(self, path: str) -> int:
+        row = self.db.execute("SELECT id FROM mountpaths WHERE path=?", (path,)).fetchone()
+        if row:
+            return row[0]
+        return self.db.execute("INSERT INTO mountpaths(path) VALUES(?)", (path,)).lastrowid or 0
+
+    # single objects ------------------------------------------------------------------------
+    def get(self, bid: str, key: str) -> Row | None:
+        return self.db.execute(f"SELECT {COLUMNS} FROM objects WHERE bid=? AND key=?", (bid, key)).fetchone()
+
+    def put(self, bid: str, meta: ObjectMeta) -> Row | None:
+        """Insert or replace one object in one transaction; return the row it replaced."""
+        with self._txn():
+            old = self.get(bid, meta.key)
+            self.db.execute("INSERT OR REPLACE INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", meta_to_row(bid, meta))
+        return old
+
+    def delete(self, bid: str, key: str) -> Row | None:
+        with self._txn():
+            old = self.get(bid, key)
+            if old:
+                self.db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, key))
+        return old
+
+    def rename(self, bid: str, src: str, dst: str) -> Row | None:
+        """Move `src` to `dst` (replacing it); return the replaced row."""
+        with self._txn():
+            old = self.get(bid, dst)
+            if old:
+                self.db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, dst))
+            self.db.execute("UPDATE objects SET key=? WHERE bid=? AND key=?", (dst, bid, src))
+        return old
+
+    def rename_prefix(self, bid: str, src: str, dst: str) -> int:
+        """Move every key under `src` to the same key under `dst` in one transaction.
+
+        The caller guarantees neither prefix contains the other and nothing exists under `dst`,
+        so no renamed key can collide with another row.
+        """
+        upper = prefix_upper_bound(src)
+        where = "bid=? AND key>=?" + (" AND key<?" if upper else "")
+        args: tuple = (bid, src, upper) if upper else (bid, src)
+        with self._txn():
+            cur = self.db.execute(f"UPDATE objects SET key=? || substr(key, ?) WHERE {where}",
+                                  (dst, len(src) + 1, *args))
+        return cur.rowcount
+
+    def update_meta(self, bid: str, key: str, meta: ObjectMeta) -> None:
+        self.db.execute("UPDATE objects SET meta=?, ctype=? WHERE bid=? AND key=?",
+                        (meta_to_row(bid, meta)[12], meta.content_type, bid, key))
+
+    def touch(self, items: Iterable[tuple[int, str, str]]) -> None:
+        """Write back batched atimes: (atime, bid, key)."""
+        with self._txn():
+            self.db.executemany("UPDATE objects SET atime=max(atime, ?) WHERE bid=? AND key=?", items)
+
+    # ranges ---------------------------------------------------------------------------------
+    def scan(self, bid: str, start: str, *, inclusive: bool, upper: str | None, limit: int,
+             columns: str = COLUMNS) -> list[Row]:
+        """Up to `limit` rows with start <(=) key < upper, in key order."""
+        op = ">=" if inclusive else ">"
+        if upper is None:
+            q = f"SELECT {columns} FROM objects WHERE bid=? AND key{op}? ORDER BY key LIMIT ?"
+            return self.db.execute(q, (bid, start, limit)).fetchall()
+        q = f"SELECT {columns} FROM objects WHERE bid=? AND key{op}? AND key<? ORDER BY key LIMIT ?"
+        return self.db.execute(q, (bid, start, upper, limit)).fetchall()
+
+    def iter_prefix(self, bid: str, prefix: str, batch: int = 1000, columns: str = COLUMNS) -> Iterator[Row]:
+        """All rows under `prefix`, fetched in batches so callers may yield between them."""
+        upper = prefix_upper_bound(prefix)
+        start, inclusive = prefix, True
+        while True:
+            rows = self.scan(bid, start, inclusive=inclusive, upper=upper, limit=batch, columns=columns)
+            yield from rows
+            if len(rows) < batch:
+                return
+            start, inclusive = rows[-1][0], False
+
+    def has_prefix(self, bid: str, prefix: str) -> bool:
+        return bool(self.scan(bid, prefix, inclusive=True, upper=prefix_upper_bound(prefix), limit=1, columns="key"))
+
+    def summary(self, bid: str) -> tuple[int, int]:
+        n, size = self.db.execute("SELECT count(*), coalesce(sum(size),0) FROM objects WHERE bid=?", (bid,)).fetchone()
+        return n, size
+
+    def drop_bucket(self, bid: str) -> list[tuple[int, str]]:
+        """Delete every row of a bucket in one transaction; return the data files to remove."""
+        with self._txn():
+            files = self.db.execute("SELECT mp, fid FROM objects WHERE bid=?", (bid,)).fetchall()
+            self.db.execute("DELETE FROM objects WHERE bid=?", (bid,))
+        return files
+
+    def all_fids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT fid FROM objects")}
+
+    # -----------------------------------------------------------------------------------------
+    def _txn(self) -> "_Txn":
+        return _Txn(self.db)
+
+
+class _Txn:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

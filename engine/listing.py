@@ -1,0 +1,79 @@
+"""Listing: S3 order (UTF-8 bytes), prefix, start-after, continuation token, page size, and
+non-recursive mode that folds keys at a delimiter into virtual directories."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .bprops import ACCESS_GET, check_access
+from .errors import BadRequest
+from .index import row_to_meta
+from .meta import ListEntry
+from .names import prefix_upper_bound
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+MAX_PAGE = 10_000
+
+
+@dataclass(slots=True)
+class ListPage:
+    entries: list[ListEntry]
+    token: str          # "" when this is the last page; otherwise the last name returned
+
+
+class ListingOps:
+    async def list_objects(self: "Engine", bucket: str, *, prefix: str = "", start_after: str = "", token: str = "",
+                           page_size: int = 1000, delimiter: str = "", names_only: bool = False) -> ListPage:
+        """One page of the bucket's objects, in S3 order.
+
+        With a `delimiter`, keys with the delimiter after the prefix fold into one directory entry
+        (name ending with the delimiter), which counts toward the page like an object.
+        """
+        props = self.bucket_props(bucket)
+        check_access(props, ACCESS_GET, bucket)
+        if page_size <= 0 or page_size > MAX_PAGE:
+            raise BadRequest(f"page size must be between 1 and {MAX_PAGE}")
+        bid = props["bid"]
+        upper = prefix_upper_bound(prefix) if prefix else None
+        start, inclusive = prefix, True
+        marker = max(start_after, token)
+        if marker and marker >= prefix:
+            start, inclusive = marker, False
+            # A token naming a folded directory resumes after everything under it.
+            if delimiter and token and token == marker and delimiter in token[len(prefix):]:
+                skip = prefix_upper_bound(token)
+                if skip is None:
+                    return ListPage([], "")
+                start, inclusive = skip, True
+        if upper is not None and start >= upper:
+            return ListPage([], "")
+        columns = "key" if names_only else None
+        entries: list[ListEntry] = []
+        while len(entries) < page_size:
+            want = page_size - len(entries)
+            rows = self.index.scan(bid, start, inclusive=inclusive, upper=upper, limit=want,
+                                   **({"columns": columns} if columns else {}))
+            if not rows:
+                return ListPage(entries, "")
+            folded = False
+            for row in rows:
+                key = row[0]
+                if delimiter:
+                    cut = key.find(delimiter, len(prefix))
+                    if cut >= 0:
+                        d = key[: cut + len(delimiter)]
+                        entries.append(ListEntry(d, is_dir=True))
+                        nxt = prefix_upper_bound(d)
+                        if nxt is None:
+                            return ListPage(entries, "")
+                        start, inclusive, folded = nxt, True, True
+                        break
+                entries.append(ListEntry(key, meta=None if names_only else row_to_meta(bucket, row)))
+            if not folded:
+                if len(rows) < want:
+                    return ListPage(entries, "")
+                start, inclusive = rows[-1][0], False
+        self.stats.add("lst.n")
+        return ListPage(entries, entries[-1].name if entries else "")

@@ -1,0 +1,326 @@
+"""Object operations of the Engine: PUT, GET, HEAD, DELETE, rename, copy, multi-object delete."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable
+
+import trio
+
+from . import names, templates
+from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
+from .checksum import Cksum, new_hasher
+from .errors import (BadDigest, BadRequest, Conflict, EntityTooLarge, IncompleteBody, ObjectCorrupted, ObjectNotFound,
+                     OutOfSpace)
+from .index import row_to_meta
+from .jobs import Job
+from .meta import ObjectMeta, make_etag
+from .workfile import WorkFile
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+MAX_OBJECT_SIZE = 5 * (1 << 40)  # S3's limit
+Body = AsyncIterable[bytes] | bytes
+
+
+class ObjectReader:
+    """An open object version: reads see this version even if the key is overwritten meanwhile."""
+
+    def __init__(self, meta: ObjectMeta, fd: int) -> None:
+        self.meta = meta
+        self.fd = fd
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    async def chunks(self, offset: int = 0, length: int | None = None, chunk: int = 1 << 20) -> AsyncIterable[bytes]:
+        end = self.meta.size if length is None else min(self.meta.size, offset + length)
+        pos = offset
+        while pos < end:
+            data = await trio.to_thread.run_sync(os.pread, self.fd, min(chunk, end - pos), pos)
+            if not data:
+                return
+            pos += len(data)
+            yield data
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> "ObjectReader":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+async def _chunks(body: Body) -> AsyncIterable[bytes]:
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        yield bytes(body)
+    else:
+        async for c in body:
+            yield c
+
+
+def _lom(bid: str, m: ObjectMeta) -> bytes:
+    """The metadata copy kept on the data file, enough to rebuild the index from disks."""
+    return json.dumps({"bid": bid, "key": m.key, "size": m.size, "cksum": str(m.cksum), "version": m.version,
+                       "etag": m.etag, "mtime": m.mtime_ns, "ctype": m.content_type, "custom": m.custom,
+                       "headers": m.headers, "vid": m.vid}, ensure_ascii=False).encode()
+
+
+class ObjectOps:
+    """Mixed into Engine; relies on its index, bmd, mountpaths, config, stats and jobs."""
+
+    def _bucket(self: "Engine", bucket: str, access: int) -> tuple[dict[str, Any], str]:
+        props = self.bucket_props(bucket)
+        check_access(props, access, bucket)
+        return props, props["bid"]
+
+    def _row(self: "Engine", bucket: str, bid: str, key: str) -> ObjectMeta:
+        row = self.index.get(bid, key)
+        if row is None:
+            raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" does not exist")
+        return row_to_meta(bucket, row)
+
+    def _check_space(self: "Engine") -> None:
+        oos = self.config.doc["space"]["out_of_space"]
+        used = self.mountpaths.max_pct_used()
+        if used >= oos:
+            raise OutOfSpace(f"out of space: {used:.1f}% used, the limit is {oos}% (space.out_of_space)")
+
+    # PUT ----------------------------------------------------------------------------------------
+    async def put_object(self: "Engine", bucket: str, key: str, body: Body, *, size: int | None = None,
+                         content_type: str = "", custom: dict[str, str] | None = None,
+                         headers: dict[str, str] | None = None, verify: dict[str, str] | None = None,
+                         etag: str | None = None) -> ObjectMeta:
+        """Store an object from a stream; visible only once complete, verified and on disk.
+
+        `verify` maps checksum types (md5, sha256, crc32c, ...) to hex values the client claims;
+        any mismatch is BadDigest and the previous version stays in place.
+        """
+        props, bid = self._bucket(bucket, ACCESS_PUT)
+        names.check_key(key)
+        if size is not None and size > MAX_OBJECT_SIZE:
+            raise EntityTooLarge(f"object size {size} exceeds the {MAX_OBJECT_SIZE}-byte limit")
+        self._check_space()
+        ctype = props["checksum"]["type"]
+        verify = {t: v.lower() for t, v in (verify or {}).items()}
+        mp = self.mountpaths.place(bid, key)
+        wf = WorkFile(mp, {ctype, *verify})
+        try:
+            async for chunk in _chunks(body):
+                await wf.write(chunk)
+                if wf.size > MAX_OBJECT_SIZE or (size is not None and wf.size > size):
+                    raise (IncompleteBody if size is not None else EntityTooLarge)(
+                        f"request body is longer than its declared size {size}")
+            if size is not None and wf.size != size:
+                raise IncompleteBody(f"request body ended after {wf.size} of {size} bytes")
+            await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
+            for t, want in verify.items():
+                got = wf.hasher.hexdigest(t)
+                if got != want:
+                    raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
+            return self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
+                                headers=headers or {}, etag=etag)
+        except BaseException:
+            wf.abort()
+            raise
+
+    def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
+                content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None) -> ObjectMeta:
+        """Rename the finished work file into place and index it, in that order, with no await between."""
+        ctype = props["checksum"]["type"]
+        now = time.time_ns()
+        old_row = self.index.get(bid, key)
+        version = ""
+        if props["versioning"]["enabled"]:
+            prev = old_row[6] if old_row else ""
+            version = str(int(prev) + 1) if prev.isdigit() else "1"
+        cksum = Cksum(ctype, wf.hasher.hexdigest(ctype))
+        meta = ObjectMeta(bucket=bucket, key=key, size=wf.size, cksum=cksum, version=version,
+                          etag=etag or make_etag(cksum, now, wf.size), atime_ns=now, mtime_ns=now,
+                          content_type=content_type, custom=custom, headers=headers, mp=wf.mp.id)
+        meta.fid = wf.commit(_lom(bid, meta))
+        try:
+            old = self.index.put(bid, meta)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(wf.mp.data_path(meta.fid))
+            raise
+        if old is not None:
+            self._unlink_files([(old[1], old[2])])
+        self.stats.add("put.n")
+        self.stats.add("put.size", meta.size)
+        return meta
+
+    # GET / HEAD -----------------------------------------------------------------------------------
+    async def head_object(self: "Engine", bucket: str, key: str) -> ObjectMeta:
+        _, bid = self._bucket(bucket, ACCESS_HEAD)
+        meta = self._row(bucket, bid, key)
+        meta.atime_ns = max(meta.atime_ns, self._atimes.get((bid, key), 0))
+        return meta
+
+    async def open_object(self: "Engine", bucket: str, key: str, *, validate: bool | None = None) -> ObjectReader:
+        """Open the current version for reading; corrupted data is refused, never returned."""
+        props, bid = self._bucket(bucket, ACCESS_GET)
+        meta = self._row(bucket, bid, key)
+        path = self.mountpaths.get(meta.mp).data_path(meta.fid)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ObjectCorrupted(f"data of \"ais://{bucket}/{key}\" is missing from its mountpath") from None
+        reader = ObjectReader(meta, fd)
+        try:
+            if os.fstat(fd).st_size != meta.size:
+                raise ObjectCorrupted(f"\"ais://{bucket}/{key}\": stored size differs from its metadata")
+            if validate if validate is not None else props["checksum"]["validate_warm_get"]:
+                await self._validate(reader)
+        except BaseException:
+            reader.close()
+            raise
+        meta.atime_ns = time.time_ns()
+        self._note_atime(bid, key)
+        self.stats.add("get.n")
+        return reader
+
+    async def _validate(self: "Engine", reader: ObjectReader) -> None:
+        m = reader.meta
+        if m.cksum.type == "none":
+            return
+
+        def compute() -> str:
+            h = new_hasher(m.cksum.type)
+            pos = 0
+            while chunk := os.pread(reader.fd, 4 << 20, pos):
+                h.update(chunk)
+                pos += len(chunk)
+            return h.hexdigest()
+
+        got = await trio.to_thread.run_sync(compute)
+        if got != m.cksum.value:
+            self.stats.add("err.cksum.n")
+            raise ObjectCorrupted(f"BAD DATA CHECKSUM: \"ais://{m.bucket}/{m.key}\" has {m.cksum.type} {got}, "
+                                  f"expected {m.cksum.value}; the object is not served")
+
+    async def get_bytes(self: "Engine", bucket: str, key: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Convenience for small reads (tests, xattr-sized payloads)."""
+        with await self.open_object(bucket, key) as r:
+            n = r.meta.size - offset if length is None else length
+            return await trio.to_thread.run_sync(r.pread, max(0, n), offset)
+
+    # DELETE / rename / copy -------------------------------------------------------------------------
+    async def delete_object(self: "Engine", bucket: str, key: str) -> ObjectMeta:
+        _, bid = self._bucket(bucket, ACCESS_DELETE)
+        old = self.index.delete(bid, key)
+        if old is None:
+            raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" does not exist")
+        self._atimes.pop((bid, key), None)
+        self._unlink_files([(old[1], old[2])])
+        self.stats.add("del.n")
+        return row_to_meta(bucket, old)
+
+    async def rename_object(self: "Engine", bucket: str, src: str, dst: str) -> ObjectMeta:
+        """Atomically move `src` to `dst` within a bucket, replacing `dst` if it exists."""
+        _, bid = self._bucket(bucket, ACCESS_PUT | ACCESS_DELETE)
+        names.check_key(dst)
+        meta = self._row(bucket, bid, src)
+        if src == dst:
+            return meta
+        replaced = self.index.rename(bid, src, dst)
+        if replaced is not None:
+            self._unlink_files([(replaced[1], replaced[2])])
+        self._atimes.pop((bid, src), None)
+        meta.key = dst
+        with contextlib.suppress(OSError):
+            os.setxattr(self.mountpaths.get(meta.mp).data_path(meta.fid), "user.ais.lom", _lom(bid, meta))
+        self.stats.add("ren.n")
+        return meta
+
+    async def rename_prefix(self: "Engine", bucket: str, src: str, dst: str) -> int:
+        """Move a whole "directory" in one transaction, so no reader ever sees half of it."""
+        _, bid = self._bucket(bucket, ACCESS_PUT | ACCESS_DELETE)
+        if not src or not dst or src.startswith(dst) or dst.startswith(src):
+            raise BadRequest(f"cannot move prefix {src!r} to {dst!r}")
+        if self.index.has_prefix(bid, dst):
+            raise Conflict(f"destination prefix {dst!r} is not empty")
+        n = self.index.rename_prefix(bid, src, dst)
+        self._atimes = {k: v for k, v in self._atimes.items() if not (k[0] == bid and k[1].startswith(src))}
+        return n
+
+    async def copy_object(self: "Engine", src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, *,
+                          content_type: str | None = None, custom: dict[str, str] | None = None,
+                          headers: dict[str, str] | None = None) -> ObjectMeta:
+        """Copy one object; metadata is kept unless replacements are given."""
+        dst_props, dst_bid = self._bucket(dst_bucket, ACCESS_PUT)
+        names.check_key(dst_key)
+        self._check_space()
+        with await self.open_object(src_bucket, src_key, validate=False) as src:
+            m = src.meta
+            wf = WorkFile(self.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"]})
+            try:
+                await wf.copy_from(src.fd, 0, m.size)
+                await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
+                etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
+                return self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
+                                    content_type=m.content_type if content_type is None else content_type,
+                                    custom=dict(m.custom) if custom is None else custom,
+                                    headers=dict(m.headers) if headers is None else headers, etag=etag)
+            except BaseException:
+                wf.abort()
+                raise
+
+    async def update_object_meta(self: "Engine", bucket: str, key: str, *, custom: dict[str, str] | None = None,
+                                 headers: dict[str, str] | None = None, content_type: str | None = None) -> ObjectMeta:
+        """Replace user metadata in place (no data rewrite): xattrs, chmod/chown/utimes from the mount."""
+        _, bid = self._bucket(bucket, ACCESS_PUT)
+        meta = self._row(bucket, bid, key)
+        if custom is not None:
+            meta.custom = custom
+        if headers is not None:
+            meta.headers = headers
+        if content_type is not None:
+            meta.content_type = content_type
+        self.index.update_meta(bid, key, meta)
+        return meta
+
+    # multi-object ------------------------------------------------------------------------------------
+    async def delete_objects(self: "Engine", bucket: str, *, objnames: list[str] | None = None,
+                             template: str | None = None) -> Job:
+        """delete-listrange: a job over a list of names or a template ("" = every object)."""
+        _, bid = self._bucket(bucket, ACCESS_DELETE)
+        if objnames is None and template is None:
+            raise BadRequest("give either a list of object names or a template")
+        tmpl = templates.parse(template) if template is not None else None
+        job = Job(kind="delete-listrange", bucket=bucket)
+        if objnames is not None:
+            job.total = len(objnames)
+        elif tmpl is not None and not tmpl.is_prefix:
+            job.total = tmpl.count()
+
+        def candidates() -> Iterable[str]:
+            if objnames is not None:
+                return objnames
+            assert tmpl is not None
+            if tmpl.is_prefix:
+                return (r[0] for r in self.index.iter_prefix(bid, tmpl.prefix, columns="key"))
+            return tmpl.expand()
+
+        async def work(job: Job) -> None:
+            for i, key in enumerate(candidates()):
+                old = self.index.delete(bid, key)
+                if old is not None:
+                    self._unlink_files([(old[1], old[2])])
+                    job.objs += 1
+                    job.bytes += old[3]
+                elif objnames is not None:
+                    job.error(f"{key}: does not exist")
+                if i % 64 == 63:
+                    await trio.sleep(0)
+            self.stats.add("del.n", job.objs)
+
+        return self.jobs.start(job, work)

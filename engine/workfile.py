@@ -1,0 +1,111 @@
+"""The one path by which object data reaches a mountpath.
+
+Bytes go to a work file under `%wk/` while being hashed; only a complete, verified, (fsynced)
+file is renamed into `%ob/`. Anything that goes wrong before that leaves no trace but a work
+file, which `abort()` removes (and start-up removes after a crash).
+"""
+from __future__ import annotations
+
+import errno
+import os
+from typing import Callable
+
+import trio
+
+from .checksum import MultiHasher
+from .errors import OutOfSpace
+from .mountpath import Mountpath
+
+BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
+LOM_XATTR = "user.ais.lom"
+MAX_LOM = 4000
+
+
+def _space_error(e: OSError) -> Exception:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutOfSpace(f"no space left on mountpath: {e.strerror}")
+    return e
+
+
+class WorkFile:
+    def __init__(self, mp: Mountpath, hash_types: set[str]) -> None:
+        self.mp = mp
+        self.fid = mp.new_fid()
+        self.path = mp.work_path(self.fid)
+        self.hasher = MultiHasher(hash_types)
+        self.size = 0
+        self._buf = bytearray()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+
+    def _write_sync(self, data: bytes | bytearray | memoryview) -> None:
+        self.hasher.update(data)
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError as e:
+            raise _space_error(e) from e
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer small pieces; hand big batches to a thread so hashing never stalls the loop."""
+        self.size += len(data)
+        if not self._buf and len(data) >= BATCH:
+            await trio.to_thread.run_sync(self._write_sync, data)
+            return
+        self._buf += data
+        if len(self._buf) >= BATCH:
+            buf, self._buf = self._buf, bytearray()
+            await trio.to_thread.run_sync(self._write_sync, buf)
+
+    async def copy_from(self, fd: int, offset: int, length: int) -> None:
+        """Fill from another file (object copy), hashing on the way, in one worker thread."""
+        await self._flush()
+
+        def run() -> None:
+            pos, end = offset, offset + length
+            while pos < end:
+                chunk = os.pread(fd, min(BATCH * 4, end - pos), pos)
+                if not chunk:
+                    break
+                self._write_sync(chunk)
+                pos += len(chunk)
+            self.size += pos - offset
+
+        await trio.to_thread.run_sync(run)
+
+    async def _flush(self) -> None:
+        if self._buf:
+            buf, self._buf = self._buf, bytearray()
+            await trio.to_thread.run_sync(self._write_sync, buf)
+
+    async def finish(self, *, fsync: bool) -> None:
+        """All bytes written (and on disk when `fsync`); checksums are now final."""
+        await self._flush()
+        if fsync:
+            try:
+                await trio.to_thread.run_sync(os.fsync, self._fd)
+            except OSError as e:
+                raise _space_error(e) from e
+
+    def commit(self, lom: bytes, before_rename: Callable[[], None] | None = None) -> str:
+        """Stamp the metadata copy on the file and rename it into place; returns the data file id."""
+        if len(lom) <= MAX_LOM:
+            try:
+                os.setxattr(self._fd, LOM_XATTR, lom)
+            except OSError:
+                pass  # the index is authoritative; the xattr only helps rebuild it
+        os.close(self._fd)
+        self._fd = -1
+        self.mp.ensure_fanout(self.fid)
+        os.rename(self.path, self.mp.data_path(self.fid))
+        return self.fid
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
