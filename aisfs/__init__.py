@@ -1,0 +1,1 @@
+"""aisfs: the command line and the FUSE daemon."""

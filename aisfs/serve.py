@@ -1,0 +1,77 @@
+"""`aisfs serve`: run the engine with its S3 and REST faces in the foreground."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import trio
+
+from engine import Engine
+from engine.errors import AisError
+from engine.http.app import serve as serve_http
+
+DEFAULT_DATA_DIR = ".aisfs-data"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "serve", help="run the object store (S3 + REST) in the foreground",
+        description="Open the data directory and serve the S3 API (at / and /s3) and the native REST API "
+                    "(/v1) on one HTTP listener. SIGINT/SIGTERM stop it gracefully: in-flight requests "
+                    "finish, then the process exits.",
+        epilog="example: aisfs serve --data-dir ./data --listen 127.0.0.1:8080 --mountpath /disk1 --mountpath /disk2")
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, type=Path,
+                   help=f"directory for config, bucket metadata and the index (default: {DEFAULT_DATA_DIR})")
+    p.add_argument("--listen", default=DEFAULT_LISTEN,
+                   help=f"HOST:PORT to listen on (default: {DEFAULT_LISTEN}, loopback only)")
+    p.add_argument("--mountpath", action="append", type=Path, default=None, metavar="DIR",
+                   help="a data directory (disk) for object data; repeatable; replaces the default "
+                        "DATA_DIR/mpath and is remembered for later starts")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request-level warning and info")
+    p.set_defaults(func=run)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    async with Engine.open(args.data_dir, args.mountpath) as engine:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signals, stop)
+            host, port = await nursery.start(lambda task_status: serve_http(
+                engine, args.listen, stop=stop, task_status=task_status))
+            print(f"aisfs: serving S3 and REST on http://{host}:{port} (data in {engine.data_dir})",
+                  file=sys.stderr, flush=True)
+
+
+async def _stop_on_signals(stop: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            stop.set()
+            return
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        trio.run(_main, args)
+    except BaseException as e:  # report the first real cause in one line
+        cause = first_error(e)
+        if isinstance(cause, AisError):
+            print(f"aisfs: {cause.message}", file=sys.stderr)
+            return 1
+        if isinstance(cause, OSError):
+            print(f"aisfs: cannot serve on {args.listen}: {cause.strerror or cause}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+def first_error(e: BaseException) -> BaseException:
+    """Unwrap trio's exception groups down to the first leaf exception."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return e

@@ -1,0 +1,49 @@
+"""One listener, two faces: `/v1/...` is the REST face, everything else is S3 (at `/s3/...` and `/`)."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from .. import durations
+from .rest import RestFace
+from .s3 import S3Face
+from .server import App, HTTPServer, Limits, Request, Response, parse_listen
+
+if TYPE_CHECKING:
+    from ..core import Engine
+
+log = logging.getLogger("aisfs.http")
+
+
+def make_app(engine: "Engine") -> App:
+    rest = RestFace(engine)
+    s3 = S3Face(engine)
+
+    async def app(req: Request) -> Response:
+        p = req.raw_path
+        if p == "/v1" or p.startswith("/v1/"):
+            return await rest.handle(req)
+        return await s3.handle(req)
+
+    return app
+
+
+def limits_from_config(engine: "Engine") -> Limits:
+    c = engine.config.doc
+    return Limits(max_header=c["net"]["max_header_size"],
+                  header_timeout=durations.parse(c["timeout"]["request_header"]),
+                  keepalive_timeout=durations.parse(c["timeout"]["max_keepalive"]),
+                  body_idle_timeout=durations.parse(c["timeout"]["request_body_idle"]))
+
+
+async def serve(engine: "Engine", listen: str, *, stop: trio.Event | None = None,
+                task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve S3 + REST on `listen` until `stop` is set (graceful) or the caller cancels (abrupt)."""
+    host, port = parse_listen(listen)
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    addr = listeners[0].socket.getsockname()
+    log.info("serving S3 and REST on http://%s:%d", addr[0], addr[1])
+    task_status.started((addr[0], addr[1]))
+    await HTTPServer(make_app(engine), limits_from_config(engine)).serve(listeners, stop=stop if stop is not None else trio.Event())

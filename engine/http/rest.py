@@ -1,0 +1,329 @@
+"""The native REST face (`/v1`): AIStore's URL layout, action envelopes and JSON shapes.
+
+It only translates: parse the request, call the engine, shape the answer. Engine errors become
+JSON `{"message", "status"}` here and nowhere else.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AisError, BadRequest, MalformedRequest, NotFound
+from ..listing import MAX_PAGE
+from ..meta import ObjectMeta
+from ..ranges import parse_range
+from .server import FileBody, Request, Response, http_date
+
+if TYPE_CHECKING:
+    from ..core import Engine
+
+log = logging.getLogger("aisfs.rest")
+
+LS_NAME_ONLY = 1 << 4
+LS_NO_RECURSION = 1 << 11
+ENTRY_IS_DIR = 1 << 6
+DEFAULT_PROPS = ("name", "size", "version", "checksum", "atime")
+KNOWN_PROPS = frozenset(DEFAULT_PROPS + ("custom", "etag", "last-modified", "cached", "status", "copies", "location"))
+
+
+def json_response(doc: Any, status: int = 200) -> Response:
+    return Response(status, [("content-type", "application/json")], json.dumps(doc, ensure_ascii=False).encode())
+
+
+def text_response(text: str) -> Response:
+    return Response(200, [("content-type", "text/plain; charset=utf-8")], text.encode())
+
+
+def error_response(err: AisError) -> Response:
+    return json_response({"message": err.message, "status": err.status}, err.status)
+
+
+def rfc3339(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
+    """AIStore's object attribute headers plus the HTTP standard ones."""
+    h = [("ais-checksum-type", m.cksum.type), ("ais-checksum-value", m.cksum.value), ("ais-version", m.version),
+         ("ais-atime", str(m.atime_ns)), ("etag", f'"{m.etag}"'), ("last-modified", http_date(m.mtime_ns / 1e9)),
+         ("content-type", m.content_type or "application/octet-stream"), ("accept-ranges", "bytes")]
+    if m.custom:
+        h.append(("ais-custom-md", ",".join(f"{k}={v}" for k, v in m.custom.items())))
+    return [(k, v.encode("utf-8").decode("latin-1")) for k, v in h]
+
+
+def parse_custom_md(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in value.encode("latin-1", "replace").decode("utf-8", "replace").split(","):
+        if not part.strip():
+            continue
+        k, sep, v = part.partition("=")
+        if not sep or not k.strip():
+            raise BadRequest(f"Ais-Custom-Md: expected k=v pairs, got {part!r}")
+        out[k.strip()] = v.strip()
+    return out
+
+
+class RestFace:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+
+    async def handle(self, req: Request) -> Response:
+        try:
+            return await self._route(req)
+        except AisError as e:
+            return error_response(e)
+        except Exception as e:
+            log.exception("REST %s %s failed", req.method, req.raw_path)
+            return json_response({"message": f"internal error: {type(e).__name__}: {e}", "status": 500}, 500)
+
+    # routing -------------------------------------------------------------------------------------
+    async def _route(self, req: Request) -> Response:
+        parts = req.path.split("/", 3)  # "", "v1", resource, rest
+        resource = parts[2] if len(parts) > 2 else ""
+        rest = parts[3] if len(parts) > 3 else ""
+        match resource:
+            case "health":
+                return json_response({"status": "ok"})
+            case "buckets":
+                return await self._buckets(req, rest)
+            case "objects":
+                bucket, _, key = rest.partition("/")
+                return await self._objects(req, _bucket_name(bucket), key)
+            case "daemon" | "cluster":
+                return await self._daemon(req, rest)
+            case "jobs" | "xactions":
+                return await self._jobs(req, rest)
+        raise NotFound(f"unknown REST resource /v1/{resource}")
+
+    async def _action(self, req: Request) -> dict[str, Any]:
+        """The `{"action","name","value"}` envelope; {} when there is no body."""
+        raw = await req.read_body(self.engine.config.doc["net"]["max_json_body"])
+        if not raw.strip():
+            return {}
+        try:
+            msg = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise MalformedRequest(f"request body is not valid JSON: {e}") from None
+        if not isinstance(msg, dict):
+            raise MalformedRequest("request body must be a JSON object like {\"action\": ...}")
+        return msg
+
+    # buckets ---------------------------------------------------------------------------------------
+    async def _buckets(self, req: Request, rest: str) -> Response:
+        eng = self.engine
+        name = _bucket_name(rest.strip("/"))
+        if not name:
+            if req.method != "GET":
+                raise BadRequest(f"{req.method} /v1/buckets needs a bucket name")
+            await self._action(req)
+            out = [{"name": b["name"], "provider": b["provider"], "namespace": {"uuid": "", "name": ""},
+                    "created": b["created"], "bid": b["bid"]} for b in await eng.list_buckets()]
+            return json_response(out)
+        if req.method == "HEAD":
+            props = await eng.head_bucket(name)
+            return Response(200, [("ais-bucket-props", json.dumps(props))], b"")
+        msg = await self._action(req)
+        action, value = msg.get("action", ""), msg.get("value")
+        match req.method, action:
+            case "GET", "list":
+                return json_response(await self._list(name, value or {}))
+            case "GET", "summary" | "":
+                return json_response(await eng.bucket_summary(name))
+            case "POST", "create-bck":
+                return json_response(await eng.create_bucket(name, _dict(value)))
+            case "POST", "move-bck":
+                job = await eng.rename_bucket(name, self._bck_to(req, msg))
+                return text_response(job.id)
+            case "POST", "copy-bck":
+                v = _dict(value)
+                job = await eng.copy_bucket(name, self._bck_to(req, msg), prefix=str(v.get("prefix", "")),
+                                            dry_run=bool(v.get("dry_run", False)))
+                return text_response(job.id)
+            case "PATCH", "set-bprops":
+                return json_response(await eng.set_bucket_props(name, _dict(value)))
+            case "PATCH", "reset-bprops":
+                return json_response(await eng.reset_bucket_props(name))
+            case "DELETE", "destroy-bck" | "":
+                await eng.destroy_bucket(name)
+                return Response(200)
+            case "DELETE", "delete-listrange" | "delete-objects":
+                v = _dict(value)
+                objnames = v.get("objnames")
+                if objnames is not None and not (isinstance(objnames, list) and all(isinstance(o, str) for o in objnames)):
+                    raise BadRequest("objnames must be a list of object names")
+                template = v.get("template")
+                if objnames is None and template is None:
+                    template = ""
+                job = await eng.delete_objects(name, objnames=objnames, template=template)
+                return text_response(job.id)
+        raise BadRequest(f"unknown action {action!r} for {req.method} /v1/buckets")
+
+    def _bck_to(self, req: Request, msg: dict[str, Any]) -> str:
+        dst = req.query.get("bck_to") or (msg.get("name") if isinstance(msg.get("name"), str) else "")
+        if not dst:
+            raise BadRequest("missing destination bucket (?bck_to=NAME)")
+        return _bucket_name(dst)
+
+    async def _list(self, bucket: str, value: Any) -> dict[str, Any]:
+        msg = _dict(value)
+        try:
+            flags = int(msg.get("flags") or 0)
+            page = int(msg.get("pagesize") or MAX_PAGE)
+        except (TypeError, ValueError):
+            raise BadRequest("flags and pagesize must be integers") from None
+        props = [p.strip() for p in str(msg.get("props") or ",".join(DEFAULT_PROPS)).split(",") if p.strip()]
+        if unknown := set(props) - KNOWN_PROPS:
+            raise BadRequest(f"unknown list props: {', '.join(sorted(unknown))}")
+        names_only = bool(flags & LS_NAME_ONLY) or props == ["name"]
+        res = await self.engine.list_objects(
+            bucket, prefix=str(msg.get("prefix", "")), start_after=str(msg.get("start_after", "")),
+            token=str(msg.get("continuation_token", "")), page_size=page,
+            delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only)
+        want = set(props)
+        entries = []
+        for e in res.entries:
+            if e.is_dir:
+                entries.append({"name": e.name, "flags": ENTRY_IS_DIR})
+                continue
+            ent: dict[str, Any] = {"name": e.name}
+            if e.meta is not None:
+                m = e.meta
+                if "size" in want:
+                    ent["size"] = m.size
+                if "checksum" in want:
+                    ent["checksum"] = m.cksum.value
+                if "version" in want:
+                    ent["version"] = m.version
+                if "atime" in want:
+                    ent["atime"] = rfc3339(m.atime_ns)
+                if "custom" in want:
+                    ent["custom-md"] = m.custom
+                if "etag" in want:
+                    ent["etag"] = m.etag
+                if "last-modified" in want:
+                    ent["last-modified"] = rfc3339(m.mtime_ns)
+            ent["flags"] = 0
+            entries.append(ent)
+        return {"uuid": "", "continuation_token": res.token, "entries": entries, "flags": 0}
+
+    # objects ----------------------------------------------------------------------------------------
+    async def _objects(self, req: Request, bucket: str, key: str) -> Response:
+        eng = self.engine
+        if not bucket or not key:
+            raise BadRequest("expected /v1/objects/BUCKET/OBJECT")
+        match req.method:
+            case "GET":
+                reader = await eng.open_object(bucket, key)
+                try:
+                    m = reader.meta
+                    rng = parse_range(req.header("range"), m.size)
+                    headers = object_headers(m)
+                    if rng is None:
+                        return Response(200, headers, FileBody(reader.fd, 0, m.size, reader.close))
+                    off, n = rng
+                    headers.append(("content-range", f"bytes {off}-{off + n - 1}/{m.size}"))
+                    return Response(206, headers, FileBody(reader.fd, off, n, reader.close))
+                except BaseException:
+                    reader.close()
+                    raise
+            case "HEAD":
+                m = await eng.head_object(bucket, key)
+                return Response(200, [*object_headers(m), ("content-length", str(m.size))], None, head=True)
+            case "PUT":
+                return await self._put(req, bucket, key)
+            case "DELETE":
+                await eng.delete_object(bucket, key)
+                return Response(200)
+            case "POST":
+                msg = await self._action(req)
+                action, name = msg.get("action"), msg.get("name")
+                if not isinstance(name, str) or not name:
+                    raise BadRequest(f"{action}: missing destination \"name\"")
+                if action == "rename-obj":
+                    return Response(200, object_headers(await eng.rename_object(bucket, key, name)))
+                if action == "copy-obj":
+                    dst_bucket = _bucket_name(str(_dict(msg.get("value")).get("bucket") or bucket))
+                    return Response(200, object_headers(await eng.copy_object(bucket, key, dst_bucket, name)))
+                raise BadRequest(f"unknown action {action!r} for POST /v1/objects")
+        raise BadRequest(f"method {req.method} is not supported on objects")
+
+    async def _put(self, req: Request, bucket: str, key: str) -> Response:
+        if not req.chunked and req.content_length is None:
+            raise BadRequest("PUT needs Content-Length or chunked transfer encoding")
+        verify = {}
+        ctype, cval = req.header("ais-checksum-type"), req.header("ais-checksum-value")
+        if ctype and cval and ctype != "none":
+            verify[ctype] = cval
+        m = await self.engine.put_object(
+            bucket, key, req.body(), size=req.content_length if not req.chunked else None,
+            content_type=req.header("content-type"), custom=parse_custom_md(req.header("ais-custom-md")),
+            verify=verify)
+        return Response(200, object_headers(m))
+
+    # daemon / cluster -----------------------------------------------------------------------------
+    async def _daemon(self, req: Request, rest: str) -> Response:
+        eng = self.engine
+        if req.method == "PUT":
+            if rest.strip("/") == "set-config":
+                updates: dict[str, Any] = dict(req.query_items)
+                await self._action(req)
+            else:
+                msg = await self._action(req)
+                if msg.get("action") != "set-config":
+                    raise BadRequest(f"unknown action {msg.get('action')!r} for PUT /v1/daemon")
+                updates = _dict(msg.get("value"))
+            if not updates:
+                raise BadRequest("set-config: no settings given")
+            return json_response(await eng.set_config(updates))
+        if req.method != "GET":
+            raise BadRequest(f"{req.method} is not supported on /v1/daemon")
+        what = req.query.get("what", "")
+        match what:
+            case "config":
+                return json_response(eng.get_config())
+            case "stats":
+                return json_response(eng.daemon_stats())
+            case "mountpaths":
+                return json_response({"available": eng.mountpath_list()})
+            case "capacity":
+                return json_response(eng.capacity())
+            case "bmd":
+                return json_response({"version": eng.bmd.version, "buckets": eng.bmd.buckets})
+        raise BadRequest(f"unknown ?what={what!r} (config, stats, mountpaths, capacity, bmd)")
+
+    # jobs -----------------------------------------------------------------------------------------
+    async def _jobs(self, req: Request, rest: str) -> Response:
+        jobs = self.engine.jobs
+        job_id = rest.strip("/")
+        if not job_id:
+            q = req.query
+            return json_response([j.to_json() for j in jobs.list(
+                kind=q.get("kind", ""), bucket=q.get("bucket", ""), running_only=q.get("running") == "true")])
+        if req.method == "GET":
+            wait = req.query.get("wait")
+            if wait:
+                try:
+                    timeout = min(float(wait), 3600.0)
+                except ValueError:
+                    raise BadRequest("wait must be a number of seconds") from None
+                return json_response((await jobs.wait(job_id, timeout)).to_json())
+            return json_response(jobs.get(job_id).to_json())
+        if req.method == "DELETE":
+            return json_response(jobs.abort(job_id).to_json())
+        raise BadRequest(f"{req.method} is not supported on /v1/jobs/ID")
+
+
+def _bucket_name(s: str) -> str:
+    """Accept `ais://b` as well as `b`."""
+    return s[6:] if s.startswith("ais://") else s
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest("action value must be a JSON object")
+    return value
