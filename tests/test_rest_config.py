@@ -1,0 +1,146 @@
+"""Cluster config and mountpaths over /v1: defaults, dotted updates, validation, persistence, HRW spread."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from restkit import act, assert_error, bucket_props, create_bucket, mountpaths_of, ourl
+from support import Server, aisfs_cmd, free_port
+
+
+def config(c: httpx.Client) -> dict:
+    """The cluster config as a client reads it."""
+    r = c.get("/v1/daemon", params={"what": "config"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_defaults(server: Server) -> None:
+    """AIStore's defaults: watermarks 65/75/90/95, LRU 2h, xxhash, versioning on."""
+    with server.client() as c:
+        cfg = config(c)
+        assert cfg["space"] == {"cleanupwm": 65, "lowwm": 75, "highwm": 90, "out_of_space": 95}
+        assert cfg["lru"]["dont_evict_time"] == "2h"
+        assert cfg["checksum"]["type"] == "xxhash"
+        assert cfg["versioning"]["enabled"] is True
+        assert c.get("/v1/cluster", params={"what": "config"}).json() == cfg
+        assert isinstance(cfg["version"], int)
+
+
+def test_set_config_dotted_bumps_version_and_persists(server: Server) -> None:
+    """`PUT /v1/daemon/set-config?k=v` applies typed values, bumps the version, survives a restart."""
+    with server.client() as c:
+        v0 = config(c)["version"]
+        r = c.put("/v1/daemon/set-config", params={"space.lowwm": "70", "space.highwm": "85",
+                                                   "lru.dont_evict_time": "3h", "checksum.type": "md5"})
+        assert r.status_code == 200, r.text
+        cfg = r.json()
+        assert cfg["space"]["lowwm"] == 70 and cfg["space"]["highwm"] == 85
+        assert cfg["lru"]["dont_evict_time"] == "3h" and cfg["checksum"]["type"] == "md5"
+        assert cfg["version"] == v0 + 1
+        r = act(c, "PUT", "/v1/cluster", "set-config", {"versioning.enabled": "false"})
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == v0 + 2
+        r = c.put("/v1/cluster/set-config", params={"space.cleanupwm": "60"})
+        assert r.status_code == 200 and r.json()["version"] == v0 + 3
+        # new buckets inherit the changed cluster defaults
+        p = create_bucket(c, "inherits")
+        assert p["checksum"]["type"] == "md5" and p["versioning"]["enabled"] is False
+        assert p["lru"]["dont_evict_time"] == "3h"
+        before = config(c)
+    server.restart()
+    with server.client() as c:
+        assert config(c) == before
+        assert bucket_props(c, "inherits")["checksum"]["type"] == "md5"
+
+
+@pytest.mark.parametrize("params,word", [
+    ({"space.lowwm": "95"}, "watermark"),                # lowwm > highwm
+    ({"space.highwm": "99"}, "watermark"),               # highwm > out_of_space
+    ({"space.cleanupwm": "0"}, "watermark"),
+    ({"space.lowwm": "lots"}, "integer"),
+    ({"no.such.key": "1"}, "unknown"),
+    ({"space.nope": "1"}, "unknown"),
+    ({"checksum.type": "rot13"}, "checksum"),
+    ({"lru.dont_evict_time": "forever"}, "duration"),
+    ({"versioning.enabled": "perhaps"}, "boolean"),
+])
+def test_invalid_settings_refused_and_config_unchanged(shared_server: Server, params: dict, word: str) -> None:
+    """Every invalid setting answers 400 with a reason; the config (and its version) stays as it was."""
+    with shared_server.client() as c:
+        before = config(c)
+        assert_error(c.put("/v1/daemon/set-config", params={**params}), 400, word)
+        # a valid key beside an invalid one is not applied either
+        assert_error(c.put("/v1/daemon/set-config", params={"space.cleanupwm": "50", **params}), 400)
+        assert config(c) == before
+
+
+def test_set_config_without_settings_is_400(shared_server: Server) -> None:
+    """No settings, unknown actions and unknown ?what= are the caller's error, never 500."""
+    with shared_server.client() as c:
+        assert_error(c.put("/v1/daemon/set-config"), 400)
+        assert_error(act(c, "PUT", "/v1/cluster", "frobnicate", {}), 400, "unknown action")
+        assert_error(c.get("/v1/daemon", params={"what": "nonsense"}), 400)
+
+
+def objects_per_mountpath(data_dir: Path) -> dict[str, int]:
+    """How many indexed objects live on each mountpath."""
+    db = sqlite3.connect(f"file:{data_dir / 'index.db'}?mode=ro", uri=True)
+    try:
+        return {p: n for p, n in db.execute(
+            "SELECT m.path, count(*) FROM objects o JOIN mountpaths m ON m.id=o.mp GROUP BY m.path")}
+    finally:
+        db.close()
+
+
+def test_two_mountpaths_spread_and_report(tmp_path: Path) -> None:
+    """Objects land on both mountpaths (HRW); mountpaths and capacity list both; the set is remembered."""
+    mp1, mp2 = (tmp_path / "disk1").resolve(), (tmp_path / "disk2").resolve()
+    srv = Server(tmp_path / "data", "--mountpath", str(mp1), "--mountpath", str(mp2)).start()
+    try:
+        with srv.client() as c:
+            assert c.get("/v1/daemon", params={"what": "mountpaths"}).json() == {"available": [str(mp1), str(mp2)]}
+            cap = c.get("/v1/daemon", params={"what": "capacity"}).json()
+            assert [x["mountpath"] for x in cap] == [str(mp1), str(mp2)]
+            for x in cap:
+                assert x["total"] > 0 and 0 <= x["pct_used"] <= 100 and x["avail"] <= x["total"]
+            create_bucket(c, "spread")
+            blobs = {f"obj-{i}": f"content {i}".encode() * 100 for i in range(64)}
+            for k, v in blobs.items():
+                assert c.put(ourl("spread", k), content=v).status_code == 200
+            per = objects_per_mountpath(srv.data_dir)
+            assert set(per) == {str(mp1), str(mp2)} and sum(per.values()) == 64
+            assert min(per.values()) >= 10, per  # HRW spreads 64 keys roughly evenly
+            for mp in (mp1, mp2):
+                assert sum(1 for p in (mp / "%ob").rglob("*") if p.is_file()) == per[str(mp)]
+            stats = c.get("/v1/daemon", params={"what": "stats"}).json()
+            assert len(stats["capacity"]) == 2 and stats["buckets"] == 1
+        srv.extra = []  # a restart without --mountpath finds the remembered set
+        srv.restart()
+        with srv.client() as c:
+            assert c.get("/v1/daemon", params={"what": "mountpaths"}).json() == {"available": [str(mp1), str(mp2)]}
+            for k, v in blobs.items():
+                assert c.get(ourl("spread", k)).content == v
+        assert set(mountpaths_of(srv.data_dir).values()) >= {mp1, mp2}
+    finally:
+        srv.stop()
+
+
+def test_second_server_on_same_data_dir_exits_with_in_use(server: Server, tmp_path: Path) -> None:
+    """A second process on an open data dir (or mountpath) refuses to start, with a clear error."""
+    cmd = aisfs_cmd("serve", "--data-dir", str(server.data_dir), "--listen", f"127.0.0.1:{free_port()}")
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "in use" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    mp = server.data_dir / "mpath"
+    cmd = aisfs_cmd("serve", "--data-dir", str(tmp_path / "other"), "--listen", f"127.0.0.1:{free_port()}",
+                    "--mountpath", str(mp))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "in use" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    with server.client() as c:
+        assert c.get("/v1/health").json() == {"status": "ok"}
