@@ -1,29 +1,78 @@
 """`aisfs` command line: AIStore's verbs and `ais://bucket/key` URIs.
 
 Each command group lives in its own module exposing `add_parser(subparsers)`; the parser it
-adds sets `func`, which takes the parsed args and returns an exit code.
+adds sets `func`, which takes the parsed args and returns an exit code. Errors end here, once:
+one line on stderr, exit 1 (2 for usage errors, as argparse does).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from . import serve
+from engine.errors import AisError
+
+from . import cmd_bucket, cmd_config, cmd_job, cmd_object, serve
+from .client import DEFAULT_ENDPOINT, ENDPOINT_ENV
+from .cmdutil import UsageError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+EPILOG = f"""\
+URIs: ais://BUCKET/OBJECT (or BUCKET/OBJECT), ais://BUCKET, ais://BUCKET/DIR/.
+Server: --endpoint URL, else ${ENDPOINT_ENV}, else {DEFAULT_ENDPOINT}.
+
+examples:
+  aisfs bucket create ais://data
+  aisfs put ./photos ais://data/photos/
+  aisfs ls ais://data --props name,size,checksum
+  aisfs get ais://data/photos/cat.jpg -  > cat.jpg
+  aisfs rm -r ais://data/photos/ --wait
+  aisfs config set checksum.type=md5
+
+'aisfs COMMAND --help' explains each command, with examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aisfs", description="AIStore-style object store: S3 + REST + FUSE.")
+    parser = argparse.ArgumentParser(prog="aisfs", description="AIStore-style object store: S3 + REST + FUSE.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", metavar="URL",
+                        help=f"server URL (default: ${ENDPOINT_ENV} or {DEFAULT_ENDPOINT})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.add_parser(sub)
+    cmd_bucket.add_parser(sub)
+    cmd_object.add_parser(sub)
+    cmd_job.add_parser(sub)
+    cmd_config.add_parser(sub)
     return parser
 
 
+def _oserror_text(e: OSError) -> str:
+    if e.strerror and e.filename:
+        return f"{e.filename}: {e.strerror}"
+    return e.strerror or str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"aisfs: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except AisError as e:
+        print(f"aisfs: {' '.join(e.message.split())}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`aisfs get ... - | head`): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except OSError as e:
+        print(f"aisfs: {_oserror_text(e)}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
