@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from . import dotted, durations
@@ -39,9 +40,14 @@ def parse_access(value: Any) -> str:
     return str(mask)
 
 
+@functools.lru_cache(maxsize=256)
+def _mask(access: str) -> int:
+    return int(access)
+
+
 def check_access(props: dict[str, Any], bit: int, bucket: str) -> None:
     """Raise AccessDenied unless the bucket's access mask allows the operation `bit`."""
-    if not int(props["access"]) & bit:
+    if not _mask(props["access"]) & bit:
         raise AccessDenied(f"bucket {bucket!r} does not allow {ACCESS_NAMES.get(bit, hex(bit))} (access={props['access']})")
 
 

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS objects(
 
 COLUMNS = "key, mp, fid, size, cksum_type, cksum, version, etag, atime, mtime, ctype, meta, vid"
 Row = tuple
+CACHE_ROWS = 65536
 
 
 def row_to_meta(bucket: str, row: Row) -> ObjectMeta:
@@ -65,6 +66,12 @@ class Index:
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives kill -9
         self.db.execute("PRAGMA cache_size=-65536")
         self.db.executescript(SCHEMA)
+        # Hot rows, so repeated GET/HEAD/stat of the same objects skip SQLite. Every write
+        # below goes through this class and drops what it changes.
+        self._cache: dict[tuple[str, str], Row | None] = {}
+
+    def _forget(self, bid: str, key: str) -> None:
+        self._cache.pop((bid, key), None)
 
     def close(self) -> None:
         self.db.close()
@@ -78,18 +85,28 @@ class Index:
 
     # single objects ------------------------------------------------------------------------
     def get(self, bid: str, key: str) -> Row | None:
-        return self.db.execute(f"SELECT {COLUMNS} FROM objects WHERE bid=? AND key=?", (bid, key)).fetchone()
+        ck = (bid, key)
+        row = self._cache.get(ck)
+        if row is None:
+            row = self.db.execute(f"SELECT {COLUMNS} FROM objects WHERE bid=? AND key=?", (bid, key)).fetchone()
+            if row is not None:
+                if len(self._cache) >= CACHE_ROWS:
+                    self._cache.clear()
+                self._cache[ck] = row
+        return row
 
     def put(self, bid: str, meta: ObjectMeta) -> Row | None:
         """Insert or replace one object in one transaction; return the row it replaced."""
         with self._txn():
             old = self.get(bid, meta.key)
+            self._forget(bid, meta.key)
             self.db.execute("INSERT OR REPLACE INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", meta_to_row(bid, meta))
         return old
 
     def delete(self, bid: str, key: str) -> Row | None:
         with self._txn():
             old = self.get(bid, key)
+            self._forget(bid, key)
             if old:
                 self.db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, key))
         return old
@@ -98,6 +115,8 @@ class Index:
         """Move `src` to `dst` (replacing it); return the replaced row."""
         with self._txn():
             old = self.get(bid, dst)
+            self._forget(bid, dst)
+            self._forget(bid, src)
             if old:
                 self.db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, dst))
             self.db.execute("UPDATE objects SET key=? WHERE bid=? AND key=?", (dst, bid, src))
@@ -112,17 +131,22 @@ class Index:
         upper = prefix_upper_bound(src)
         where = "bid=? AND key>=?" + (" AND key<?" if upper else "")
         args: tuple = (bid, src, upper) if upper else (bid, src)
+        self._cache.clear()
         with self._txn():
             cur = self.db.execute(f"UPDATE objects SET key=? || substr(key, ?) WHERE {where}",
                                   (dst, len(src) + 1, *args))
         return cur.rowcount
 
     def update_meta(self, bid: str, key: str, meta: ObjectMeta) -> None:
+        self._forget(bid, key)
         self.db.execute("UPDATE objects SET meta=?, ctype=? WHERE bid=? AND key=?",
                         (meta_to_row(bid, meta)[12], meta.content_type, bid, key))
 
     def touch(self, items: Iterable[tuple[int, str, str]]) -> None:
         """Write back batched atimes: (atime, bid, key)."""
+        items = list(items)
+        for _, bid, key in items:
+            self._forget(bid, key)
         with self._txn():
             self.db.executemany("UPDATE objects SET atime=max(atime, ?) WHERE bid=? AND key=?", items)
 
@@ -157,6 +181,7 @@ class Index:
 
     def drop_bucket(self, bid: str) -> list[tuple[int, str]]:
         """Delete every row of a bucket in one transaction; return the data files to remove."""
+        self._cache.clear()
         with self._txn():
             files = self.db.execute("SELECT mp, fid FROM objects WHERE bid=?", (bid,)).fetchall()
             self.db.execute("DELETE FROM objects WHERE bid=?", (bid,))

@@ -6,8 +6,10 @@ The server knows nothing about REST or S3: it turns bytes into `Request`s, hands
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -144,8 +146,39 @@ def _reason(status: int) -> bytes:
         return b""
 
 
+@functools.lru_cache(maxsize=8192)
+def _date_of_second(sec: int) -> str:
+    return formatdate(sec, usegmt=True)
+
+
 def http_date(ts: float | None = None) -> str:
-    return formatdate(ts if ts is not None else time.time(), usegmt=True)
+    """RFC 1123 date; formatted once per second of time, since every response carries one."""
+    return _date_of_second(int(ts if ts is not None else time.time()))
+
+
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_known_names: set[bytes] = set()
+
+
+def _safe_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Encode response headers, refusing names that are not tokens and stripping CR/LF/NUL from values.
+
+    This replaces h11's per-header regex validation (the largest per-request cost for small
+    objects): names repeat, so each is checked once; values need only the injection guard.
+    """
+    out = []
+    for k, v in headers:
+        kb = k.encode("latin-1")
+        if kb not in _known_names:
+            if not _TOKEN.fullmatch(kb):
+                raise ValueError(f"invalid response header name {k!r}")
+            if len(_known_names) < 4096:
+                _known_names.add(kb)
+        vb = v.encode("latin-1", "replace")
+        if b"\r" in vb or b"\n" in vb or b"\0" in vb:
+            vb = vb.replace(b"\r", b" ").replace(b"\n", b" ").replace(b"\0", b" ")
+        out.append((kb, vb.strip()))
+    return out
 
 
 class _Conn:
@@ -248,8 +281,7 @@ class _Conn:
 
     async def _respond(self, req: Request, resp: Response) -> None:
         body = resp.body
-        headers = [(b"server", SERVER_NAME), (b"date", http_date().encode())]
-        headers += [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in resp.headers]
+        headers = [(b"server", SERVER_NAME), (b"date", http_date().encode()), *_safe_headers(resp.headers)]
         if isinstance(body, FileBody):
             length = body.length
         elif isinstance(body, (bytes, bytearray)):
@@ -263,10 +295,10 @@ class _Conn:
         try:
             if req.method == "HEAD" or resp.status in (204, 304) or resp.head:
                 self._close_body(body)
-                await self._send(h11.Response(status_code=resp.status, headers=headers, reason=_reason(resp.status)))
+                await self._send(h11.Response(status_code=resp.status, headers=headers, reason=_reason(resp.status), _parsed=True))
                 await self._send(h11.EndOfMessage())
                 return
-            head = self.h11.send(h11.Response(status_code=resp.status, headers=headers, reason=_reason(resp.status))) or b""
+            head = self.h11.send(h11.Response(status_code=resp.status, headers=headers, reason=_reason(resp.status), _parsed=True)) or b""
             if isinstance(body, FileBody):
                 await self._send_file(head, body)
             elif isinstance(body, (bytes, bytearray)):
