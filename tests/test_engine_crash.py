@@ -1,0 +1,165 @@
+"""Crash safety and data integrity through the real server: kill -9 mid-PUT, dropped clients,
+and on-disk corruption caught by checksum validation."""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import xxhash
+
+from restkit import assert_error, bucket_props, create_bucket, data_file, list_all, names, ourl, set_props
+from support import Server
+
+WRITERS = 20
+
+
+def content(key: str) -> bytes:
+    """Distinct, reproducible bytes per key (2-4 MiB), so a test can tell whole from partial."""
+    rnd = random.Random(key)
+    return rnd.randbytes(rnd.randint(2 << 20, 4 << 20))
+
+
+def work_files(data_dir: Path) -> list[Path]:
+    """Whatever is left in the default mountpath's work directory."""
+    return list((data_dir / "mpath" / "%wk").iterdir())
+
+
+def wait_no_work_files(data_dir: Path, timeout: float = 10.0) -> None:
+    """Aborted uploads remove their work file once the server notices; poll for it."""
+    deadline = time.monotonic() + timeout
+    while work_files(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert work_files(data_dir) == []
+
+
+def test_kill9_during_concurrent_puts(server: Server) -> None:
+    """After kill -9 amid 20 concurrent PUTs: every acknowledged object intact, nothing partial, no work files."""
+    with server.client() as c:
+        create_bucket(c, "crash")
+        assert c.put(ourl("crash", "hot"), content=content("hot-0")).status_code == 200
+    acked: dict[str, bytes] = {"hot": content("hot-0")}
+    hot_versions = {content("hot-0")}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(i: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as wc:
+            for j in range(1000):
+                key = f"w{i:02d}/{j:04d}"
+                data = content(key)
+                hot = j % 4 == 3
+                if hot:  # several writers also overwrite one shared key
+                    data = content(f"hot-{i}-{j}")
+                    with lock:
+                        hot_versions.add(data)
+                try:
+                    r = wc.put(ourl("crash", "hot" if hot else key), content=data)
+                except httpx.HTTPError:
+                    return
+                if r.status_code != 200 or stop.is_set():
+                    return
+                with lock:
+                    if hot:
+                        acked["hot"] = data  # the last acknowledged overwrite, or a later in-flight one, survives
+                    else:
+                        acked[key] = data
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(acked) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill9()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert len(acked) >= 40, "the writers made too little progress before the kill"
+
+    server.start()
+    assert work_files(server.data_dir) == []
+    with server.client() as c:
+        listed = list_all(c, "crash")
+        listed_names = names(listed)
+        assert set(acked) <= set(listed_names)
+        for e in listed:
+            key = e["name"]
+            data = c.get(ourl("crash", key)).content
+            if key == "hot":
+                assert data in hot_versions
+            else:
+                assert data == content(key), f"{key}: partial or foreign bytes after the crash"
+            assert e["size"] == len(data)
+            assert e["checksum"] == xxhash.xxh3_64(data).hexdigest()
+        for key, data in acked.items():
+            if key != "hot":
+                h = c.head(ourl("crash", key))
+                assert h.headers["ais-checksum-value"] == xxhash.xxh3_64(data).hexdigest()
+
+
+def put_and_drop(port: int, path: str, total: int, sent: bytes, *, chunked: bool = False) -> None:
+    """Start a PUT declaring `total` bytes, send only `sent`, then close the socket."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
+        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: t\r\n{framing}\r\n\r\n".encode())
+        s.sendall(b"%x\r\n" % len(sent) + sent + b"\r\n" if chunked else sent)
+        time.sleep(0.2)
+
+
+def test_dropped_client_keeps_previous_version(server: Server) -> None:
+    """A client that disconnects mid-body leaves the previous version, no partial object, no work file."""
+    with server.client() as c:
+        create_bucket(c, "drop")
+        old = os.urandom(100_000)
+        assert c.put(ourl("drop", "obj"), content=old).status_code == 200
+        put_and_drop(server.port, ourl("drop", "obj"), 4 << 20, os.urandom(1 << 20))
+        put_and_drop(server.port, ourl("drop", "obj"), 0, os.urandom(700_000), chunked=True)
+        put_and_drop(server.port, ourl("drop", "fresh"), 3 << 20, os.urandom(2 << 20))
+        wait_no_work_files(server.data_dir)
+        g = c.get(ourl("drop", "obj"))
+        assert g.content == old and g.headers["ais-version"] == "1"
+        assert_error(c.get(ourl("drop", "fresh")), 404)
+        assert [(e["name"], e["size"]) for e in list_all(c, "drop")] == [("obj", len(old))]
+        assert c.get("/v1/health").status_code == 200
+
+
+def test_corrupted_data_is_never_served(server: Server) -> None:
+    """A flipped byte on disk is caught by validate_warm_get: 5xx with a clear message, never the bad bytes."""
+    with server.client() as c:
+        create_bucket(c, "rot")
+        data = os.urandom(3 << 20)
+        assert c.put(ourl("rot", "victim"), content=data).status_code == 200
+        assert c.put(ourl("rot", "bystander"), content=b"fine").status_code == 200
+        path = data_file(server.data_dir, bucket_props(c, "rot")["bid"], "victim")
+        with open(path, "r+b") as f:
+            f.seek(len(data) // 2)
+            b = f.read(1)
+            f.seek(len(data) // 2)
+            f.write(bytes([b[0] ^ 0xFF]))
+        assert set_props(c, "rot", {"checksum.validate_warm_get": True}).status_code == 200
+        for headers in ({}, {"Range": "bytes=0-99"}):
+            r = c.get(ourl("rot", "victim"), headers=headers)
+            assert 500 <= r.status_code < 600, r.status_code
+            doc = r.json()
+            assert doc["status"] == r.status_code and "checksum" in doc["message"].lower(), doc
+            assert data[:100] not in r.content
+        assert c.get(ourl("rot", "bystander")).content == b"fine"
+        assert c.get("/v1/health").status_code == 200
+
+
+def test_truncated_data_file_is_refused(server: Server) -> None:
+    """A data file whose size no longer matches its metadata is refused even without validation."""
+    with server.client() as c:
+        create_bucket(c, "trunc")
+        data = os.urandom(500_000)
+        c.put(ourl("trunc", "t"), content=data)
+        path = data_file(server.data_dir, bucket_props(c, "trunc")["bid"], "t")
+        os.truncate(path, 1000)
+        r = c.get(ourl("trunc", "t"))
+        assert 500 <= r.status_code < 600 and r.json()["message"], r.status_code
+        assert data[:1000] not in r.content
