@@ -13,11 +13,9 @@ bash "$ROOT/scripts/setup.sh" run
 DATA_DIR=${AISFS_DATA_DIR:-$ROOT/.aisfs-data}
 LISTEN=${AISFS_LISTEN:-127.0.0.1:8080}
 
-# One process serves every face; each face adds its options here (the FUSE mount will add its
-# mountpoint to serve_args and a line to the banner).
+# One process serves every face, and prints where each one is; a face that needs options (the
+# FUSE mount's mountpoint) adds them to serve_args here.
 serve_args=(serve --data-dir "$DATA_DIR" --listen "$LISTEN")
 
-echo "aisfs: data in $DATA_DIR"
-echo "aisfs: REST http://$LISTEN/v1   S3 http://$LISTEN   (Ctrl-C to stop)"
 cd "$ROOT"
 exec "$ROOT/.venv/bin/python" -m aisfs "${serve_args[@]}" "$@"

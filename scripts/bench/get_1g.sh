@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# GET of a 1 GiB object over loopback (curl to /dev/null, /v1/objects/...) vs `dd` reading the
+# object's own data file (found through the engine's index) to /dev/null. Both read warm page
+# cache (the object was just written and the machine has RAM to spare), so this compares the
+# server's per-byte path against the kernel's. Target: ratio >= 0.5.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SIZE=$((1 << 30))
+echo "get_1g: 1 GiB GET over loopback vs dd of the data file (median of $RUNS runs each)"
+head -c "$SIZE" /dev/urandom >"$WORK/src"
+start_server "$WORK/data"
+create_bucket bench
+curl -fsS -o /dev/null -T "$WORK/src" "$URL/v1/objects/bench/big/1g.bin"
+
+# The data file: <mountpath>/%ob/xx/yy/<fid>, from index.db's objects + mountpaths tables.
+DATA_FILE=$("$PY" - "$WORK/data/index.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+path, fid = db.execute("SELECT m.path, o.fid FROM objects o JOIN mountpaths m ON m.id = o.mp WHERE o.key = ?",
+                       ("big/1g.bin",)).fetchone()
+print(f"{path}/%ob/{fid[:2]}/{fid[2:4]}/{fid}")
+PY
+)
+[[ $(stat -c %s "$DATA_FILE") -eq $SIZE ]] || die "data file $DATA_FILE is not $SIZE bytes"
+log "data file: $DATA_FILE"
+
+get_once() {
+    local got
+    got=$(curl -fsS -o /dev/null -w '%{size_download}' "$URL/v1/objects/bench/big/1g.bin")
+    [[ "$got" -eq $SIZE ]] || die "GET returned $got bytes, want $SIZE"
+}
+
+# Warm both once, then alternate so neither side gets a quieter moment.
+get_once
+dd if="$DATA_FILE" of=/dev/null bs=1M status=none
+srv=() ref=()
+for ((i = 0; i < RUNS; i++)); do
+    t=$(timed get_once); srv+=("$(gbps $SIZE "$t")")
+    t=$(timed dd if="$DATA_FILE" of=/dev/null bs=1M status=none); ref+=("$(gbps $SIZE "$t")")
+    log "run $((i + 1)): aisfs GET ${srv[-1]} GB/s, dd ${ref[-1]} GB/s"
+done
+result "GET 1 GiB (curl, loopback)" "$(printf '%s\n' "${srv[@]}" | median)" GB/s \
+    "$(printf '%s\n' "${ref[@]}" | median)" "dd of the data file, bs=1M" 0.5

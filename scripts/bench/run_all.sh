@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run every engine benchmark and print a table (markdown, ready for docs/performance.md).
+# Not a test: never run in CI. Takes ~15 minutes, most of it populating 1M objects.
+#
+#   bash scripts/bench/run_all.sh [get_1g put_1g get_4k_wrk list_1m]
+#
+# Environment: BENCH_RUNS (runs per side, default 3), BENCH_TMP (where data and reference
+# files go, default $TMPDIR or /tmp), BENCH_WRK_SECONDS (default 10), BENCH_LIST_OBJECTS.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bash "$HERE/../setup.sh" bench
+
+[[ $# -gt 0 ]] || set -- get_1g put_1g get_4k_wrk list_1m
+BENCH_RESULTS=$(mktemp)
+export BENCH_RESULTS
+trap 'rm -f "$BENCH_RESULTS"' EXIT
+
+failed=()
+for b in "$@"; do
+    # One failing benchmark must not hide the others' figures.
+    bash "$HERE/$b.sh" || failed+=("$b")
+    echo
+done
+
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), runs per side: ${BENCH_RUNS:-3}"
+echo
+echo "| benchmark | aisfs | reference | ratio | target | result |"
+echo "|---|---|---|---|---|---|"
+while IFS=$'\t' read -r name fig unit ref refname ratio target verdict; do
+    echo "| $name | $fig $unit | $ref $unit ($refname) | $ratio | $target | $verdict |"
+done <"$BENCH_RESULTS"
+for b in "${failed[@]}"; do
+    echo "| $b | error: the benchmark did not finish | | | | ERROR |"
+done
+[[ ${#failed[@]} -eq 0 ]]
