@@ -62,6 +62,7 @@ class Mountpath:
         self.path = path
         self.digest = xxhash.xxh64_intdigest(str(path).encode())
         self._lock_fd = -1
+        self._fanout: set[str] = set()   # %ob/xx/yy directories known to exist
 
     def open(self) -> None:
         for sub in (OBJ_DIR, WORK_DIR):
@@ -95,7 +96,10 @@ class Mountpath:
         return f"{self.path}/{WORK_DIR}/{fid}"
 
     def ensure_fanout(self, fid: str) -> None:
-        os.makedirs(f"{self.path}/{OBJ_DIR}/{fid[:2]}/{fid[2:4]}", exist_ok=True)
+        sub = fid[:4]
+        if sub not in self._fanout:
+            os.makedirs(f"{self.path}/{OBJ_DIR}/{fid[:2]}/{fid[2:4]}", exist_ok=True)
+            self._fanout.add(sub)
 
     def capacity(self) -> Capacity:
         st = os.statvfs(self.path)

@@ -17,6 +17,7 @@ from .errors import OutOfSpace
 from .mountpath import Mountpath
 
 BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
+INLINE_WRITE = 256 << 10  # below this, writing to the page cache is cheaper than a thread hop
 LOM_XATTR = "user.ais.lom"
 MAX_LOM = 4000
 
@@ -75,9 +76,13 @@ class WorkFile:
         await trio.to_thread.run_sync(run)
 
     async def _flush(self) -> None:
+        """Write what is buffered; a small remainder is written inline (a thread hop costs more)."""
         if self._buf:
             buf, self._buf = self._buf, bytearray()
-            await trio.to_thread.run_sync(self._write_sync, buf)
+            if len(buf) < INLINE_WRITE:
+                self._write_sync(buf)
+            else:
+                await trio.to_thread.run_sync(self._write_sync, buf)
 
     async def finish(self, *, fsync: bool) -> None:
         """All bytes written (and on disk when `fsync`); checksums are now final."""
