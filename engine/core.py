@@ -107,6 +107,10 @@ class Engine(ObjectOps, ListingOps):
             await trio.sleep(ATIME_FLUSH_SECONDS)
             self._flush_atimes()
 
+    async def sync(self) -> None:
+        """Durability barrier (a mount's fsync): every acknowledged write survives a power loss."""
+        await trio.to_thread.run_sync(self.index.sync)
+
     # config -----------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         return self.config.snapshot()

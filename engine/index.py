@@ -7,6 +7,7 @@ transaction. All calls run on the engine's trio thread; each is short.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -61,6 +62,7 @@ def meta_to_row(bid: str, m: ObjectMeta) -> tuple:
 
 class Index:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives kill -9
@@ -75,6 +77,18 @@ class Index:
 
     def close(self) -> None:
         self.db.close()
+
+    def sync(self) -> None:
+        """Make every committed row durable (WAL + NORMAL only survives process crashes by itself)."""
+        wal = f"{self.path}-wal"
+        try:
+            fd = os.open(wal, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # mountpaths -----------------------------------------------------------------------------
     def mountpath_id(self, path: str) -> int:
