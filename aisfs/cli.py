@@ -12,7 +12,7 @@ import sys
 
 from engine.errors import AisError
 
-from . import cmd_bucket, cmd_config, cmd_job, cmd_object, serve
+from . import cmd_bucket, cmd_config, cmd_job, cmd_object, mount, serve
 from .client import DEFAULT_ENDPOINT, ENDPOINT_ENV
 from .cmdutil import UsageError
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_object.add_parser(sub)
     cmd_job.add_parser(sub)
     cmd_config.add_parser(sub)
+    mount.add_parser(sub)
     return parser
 
 

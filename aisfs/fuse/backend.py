@@ -1,0 +1,129 @@
+"""What the FUSE ops need from a store, and the embedded implementation over an in-process Engine.
+
+Remote mode implements the same protocol over the `/v1` REST client; the ops never see which one runs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import AsyncIterable, Protocol
+
+import trio
+
+from engine.core import Engine
+from engine.errors import ObjectNotFound
+from engine.meta import ListEntry, ObjectMeta
+
+THREAD_READ = 64 * 1024  # reads larger than this go to a worker thread so a cold disk never stalls the loop
+
+
+class Reader(Protocol):
+    """One pinned object version open for reading."""
+
+    meta: ObjectMeta
+
+    async def pread(self, size: int, offset: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    staging_dir: Path
+
+    async def list_buckets(self) -> list[str]: ...
+    async def bucket_exists(self, bucket: str) -> bool: ...
+    async def create_bucket(self, bucket: str) -> None: ...
+    async def destroy_empty_bucket(self, bucket: str) -> None: ...
+    async def head(self, bucket: str, key: str) -> ObjectMeta | None: ...
+    async def has_prefix(self, bucket: str, prefix: str) -> bool: ...
+    async def list_dir(self, bucket: str, prefix: str) -> list[ListEntry]: ...
+    async def open_read(self, bucket: str, key: str) -> Reader: ...
+    async def put(self, bucket: str, key: str, body: AsyncIterable[bytes] | bytes, *, size: int | None,
+                  custom: dict[str, str]) -> ObjectMeta: ...
+    async def delete(self, bucket: str, key: str) -> None: ...
+    async def rename(self, bucket: str, src: str, dst: str) -> None: ...
+    async def rename_prefix(self, bucket: str, src: str, dst: str) -> None: ...
+    async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta: ...
+    async def capacity(self) -> tuple[int, int]: ...
+
+
+class EmbeddedReader:
+    def __init__(self, inner: object) -> None:
+        self._r = inner
+        self.meta: ObjectMeta = inner.meta  # type: ignore[attr-defined]
+
+    async def pread(self, size: int, offset: int) -> bytes:
+        fd = self._r.fd  # type: ignore[attr-defined]
+        if size <= THREAD_READ:
+            return os.pread(fd, size, offset)
+        return await trio.to_thread.run_sync(os.pread, fd, size, offset)
+
+    def close(self) -> None:
+        self._r.close()  # type: ignore[attr-defined]
+
+
+class EmbeddedBackend:
+    """The engine in this process: reads go straight to the data files."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.staging_dir = engine.data_dir / "fuse-staging"
+        self.staging_dir.mkdir(exist_ok=True)
+        for leftover in self.staging_dir.iterdir():  # a crashed mount's staging files
+            leftover.unlink(missing_ok=True)
+
+    async def list_buckets(self) -> list[str]:
+        return [b["name"] for b in await self.engine.list_buckets()]
+
+    async def bucket_exists(self, bucket: str) -> bool:
+        return self.engine.bmd.get(bucket) is not None
+
+    async def create_bucket(self, bucket: str) -> None:
+        await self.engine.create_bucket(bucket)
+
+    async def destroy_empty_bucket(self, bucket: str) -> None:
+        await self.engine.destroy_bucket(bucket, force=False)
+
+    async def head(self, bucket: str, key: str) -> ObjectMeta | None:
+        try:
+            return await self.engine.head_object(bucket, key)
+        except ObjectNotFound:
+            return None
+
+    async def has_prefix(self, bucket: str, prefix: str) -> bool:
+        page = await self.engine.list_objects(bucket, prefix=prefix, page_size=1, names_only=True)
+        return bool(page.entries)
+
+    async def list_dir(self, bucket: str, prefix: str) -> list[ListEntry]:
+        out: list[ListEntry] = []
+        token = ""
+        while True:
+            page = await self.engine.list_objects(bucket, prefix=prefix, token=token, page_size=5000, delimiter="/")
+            out.extend(page.entries)
+            if not page.token:
+                return out
+            token = page.token
+            await trio.lowlevel.checkpoint()
+
+    async def open_read(self, bucket: str, key: str) -> Reader:
+        return EmbeddedReader(await self.engine.open_object(bucket, key))
+
+    async def put(self, bucket: str, key: str, body: AsyncIterable[bytes] | bytes, *, size: int | None,
+                  custom: dict[str, str]) -> ObjectMeta:
+        return await self.engine.put_object(bucket, key, body, size=size, custom=custom)
+
+    async def delete(self, bucket: str, key: str) -> None:
+        await self.engine.delete_object(bucket, key)
+
+    async def rename(self, bucket: str, src: str, dst: str) -> None:
+        await self.engine.rename_object(bucket, src, dst)
+
+    async def rename_prefix(self, bucket: str, src: str, dst: str) -> None:
+        await self.engine.rename_prefix(bucket, src, dst)
+
+    async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta:
+        return await self.engine.update_object_meta(bucket, key, custom=custom)
+
+    async def capacity(self) -> tuple[int, int]:
+        caps = self.engine.capacity()
+        return sum(int(c["total"]) for c in caps), sum(int(c["avail"]) for c in caps)  # type: ignore[call-overload]

@@ -1,0 +1,133 @@
+"""Open files: read handles pin one object version; writes go to a staging file and become the object
+at flush/fsync (one PUT), so random writes, truncate and append all work on any object."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+import trio
+
+from engine.meta import ObjectMeta
+
+from .attrs import ATIME, CTIME, MTIME
+from .backend import Backend, Reader
+
+CHUNK = 4 << 20
+THREAD_WRITE = 256 * 1024  # larger writes go to a worker thread (page-cache throttling can block)
+
+
+class WriteState:
+    """One file's pending content, shared by every handle that writes it (one per inode)."""
+
+    def __init__(self, staging_dir: str, bucket: str, key: str, custom: dict[str, str]) -> None:
+        fd, path = tempfile.mkstemp(prefix="w-", dir=staging_dir)
+        os.unlink(path)  # nothing to clean up after a crash
+        self.fd = fd
+        self.bucket, self.key = bucket, key
+        self.custom = dict(custom)
+        self.size = 0
+        self.dirty = False
+        self.gen = 0             # bumped by every change, so a commit racing a write leaves it dirty
+        self.deleted = False
+        self.refs = 0
+        self.mtime_ns = time.time_ns()
+        self.lock = trio.Lock()
+        self.meta: ObjectMeta | None = None  # the committed object, once there is one
+
+    @classmethod
+    async def load(cls, backend: Backend, bucket: str, key: str, meta: ObjectMeta | None, *,
+                   truncate: bool) -> "WriteState":
+        """Staging for an existing object starts as a copy of it, unless the open truncates."""
+        st = cls(str(backend.staging_dir), bucket, key, meta.custom if meta else {})
+        st.meta = meta
+        try:
+            if meta is not None and not truncate and meta.size:
+                reader = await backend.open_read(bucket, key)
+                try:
+                    pos = 0
+                    while pos < reader.meta.size:
+                        data = await reader.pread(min(CHUNK, reader.meta.size - pos), pos)
+                        if not data:
+                            break
+                        await trio.to_thread.run_sync(os.pwrite, st.fd, data, pos)
+                        pos += len(data)
+                    st.size = pos
+                    st.custom = dict(reader.meta.custom)
+                finally:
+                    reader.close()
+            if meta is None:
+                st.dirty = True
+            elif truncate and meta.size:
+                st.touch()
+        except BaseException:
+            st.close()
+            raise
+        return st
+
+    def touch(self) -> None:
+        """Content changed: the new object's times are the commit's, not ones set earlier by utimes."""
+        self.dirty = True
+        self.gen += 1
+        self.mtime_ns = time.time_ns()
+        for k in (MTIME, ATIME, CTIME):
+            self.custom.pop(k, None)
+
+    async def write(self, offset: int, data: bytes) -> int:
+        if len(data) > THREAD_WRITE:
+            n = await trio.to_thread.run_sync(os.pwrite, self.fd, data, offset)
+        else:
+            n = os.pwrite(self.fd, data, offset)
+        self.size = max(self.size, offset + n)
+        self.touch()
+        return n
+
+    def read(self, offset: int, size: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self.fd, size)
+        self.size = size
+        self.touch()
+
+    async def _body(self, size: int) -> AsyncIterator[bytes]:
+        pos = 0
+        while pos < size:
+            data = await trio.to_thread.run_sync(os.pread, self.fd, min(CHUNK, size - pos), pos)
+            if not data:
+                raise OSError("staging file shrank during upload")
+            pos += len(data)
+            yield data
+
+    async def commit(self, backend: Backend) -> None:
+        """PUT the staged content (durable once it returns, as the engine fsyncs before commit)."""
+        async with self.lock:
+            if not self.dirty or self.deleted:
+                return
+            gen, size = self.gen, self.size
+            self.meta = await backend.put(self.bucket, self.key, self._body(size), size=size,
+                                          custom=dict(self.custom))
+            self.dirty = self.gen != gen
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@dataclass(slots=True)
+class Handle:
+    """An open file: `reader` for read-only opens, `state` when the handle may write."""
+
+    ino: int
+    reader: Reader | None = None
+    state: WriteState | None = None
+    writable: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None

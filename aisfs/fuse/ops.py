@@ -1,0 +1,600 @@
+"""The pyfuse3 Operations: translate each FUSE request into backend calls (rules in docs/semantics.md)."""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import time
+from typing import Sequence
+
+import pyfuse3
+import trio
+
+from engine.checksum import Cksum
+from engine.meta import ObjectMeta
+
+from . import xattrs
+from .attrs import ATIME, CTIME, GID, MODE, MTIME, SYMLINK, UID, MountAttrs, make_attr
+from .backend import Backend
+from .errnos import fail, fuse_op
+from .handles import Handle, WriteState
+from .inodes import ROOT_INO, InodeTable, Node, representable
+
+log = logging.getLogger("aisfs.fuse")
+
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+LOCAL_XATTR_NS = ("security.", "system.", "trusted.")
+
+Resolved = tuple[str, ObjectMeta | None]  # (kind, metadata of the object or directory marker)
+
+
+def _name(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _ident(meta: ObjectMeta) -> tuple[object, ...]:
+    return meta.version, meta.etag, meta.size, meta.mtime_ns
+
+
+class AisOps(pyfuse3.Operations):
+    """One mount: a bucket (or prefix) as the root, or every bucket as a top-level directory."""
+
+    supports_dot_lookup = False
+    enable_writeback_cache = False
+
+    def __init__(self, backend: Backend, bucket: str | None, prefix: str, defaults: MountAttrs, *,
+                 read_only: bool = False) -> None:
+        super().__init__()
+        self.b = backend
+        self.d = defaults
+        self.read_only = read_only
+        self.inodes = InodeTable(bucket, prefix)
+        self.handles: dict[int, Handle] = {}
+        self.dirs: dict[int, tuple[Node, list[tuple[bytes, pyfuse3.EntryAttributes]] | None]] = {}
+        self.states: dict[int, WriteState] = {}
+        self.seen: dict[int, tuple[object, ...]] = {}
+        self._open_locks: dict[int, trio.Lock] = {}
+        self._next_fh = 1
+
+    # helpers --------------------------------------------------------------------------------------
+    def _fh(self) -> int:
+        self._next_fh += 1
+        return self._next_fh
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise fail(errno.EROFS)
+
+    def _live_state(self, node: Node) -> WriteState | None:
+        st = self.states.get(node.ino)
+        return st if st is not None and not st.deleted else None
+
+    async def _resolve(self, bucket: str, key: str, *, is_root: bool = False) -> Resolved | None:
+        """What a path is now: a directory wins over an object of the same name."""
+        if key == "":
+            return ("dir", None) if await self.b.bucket_exists(bucket) else None
+        node = self.inodes.find(bucket, key)
+        if node is not None and self._live_state(node) is not None:
+            return "file", self.states[node.ino].meta
+        marker = await self.b.head(bucket, key + "/")
+        if marker is not None:
+            return "dir", marker
+        if is_root or await self.b.has_prefix(bucket, key + "/"):
+            return "dir", None
+        meta = await self.b.head(bucket, key)
+        if meta is None:
+            return None
+        return ("link" if meta.custom.get(SYMLINK) else "file"), meta
+
+    async def _resolve_node(self, node: Node) -> Resolved | None:
+        if node.bucket is None:
+            return "dir", None
+        return await self._resolve(node.bucket, node.key, is_root=node.ino == ROOT_INO)
+
+    def _attr_of(self, node: Node, kind: str, meta: ObjectMeta | None) -> pyfuse3.EntryAttributes:
+        st = self._live_state(node) if kind == "file" else None
+        if st is None:
+            return make_attr(node.ino, kind, meta, self.d)
+        base = st.meta
+        t = st.mtime_ns if st.dirty or base is None else base.mtime_ns
+        fake = ObjectMeta(bucket=st.bucket, key=st.key, size=st.size, cksum=Cksum("none", ""), version="",
+                          etag="", atime_ns=base.atime_ns if base else t, mtime_ns=t, custom=st.custom)
+        return make_attr(node.ino, "file", fake, self.d)
+
+    async def _getattr(self, node: Node) -> pyfuse3.EntryAttributes:
+        r = await self._resolve_node(node)
+        if r is None:
+            raise fail(errno.ENOENT)
+        node.kind = r[0]
+        return self._attr_of(node, *r)
+
+    def _child(self, parent_ino: int, raw: bytes) -> tuple[Node, str, str]:
+        parent = self.inodes.get(parent_ino)
+        name = _name(raw)
+        if not representable(name):
+            raise fail(errno.ENOENT)
+        bucket, key = self.inodes.child_path(parent, name)
+        return parent, bucket, key
+
+    def _object_key(self, node: Node) -> str:
+        """Where a node's metadata lives: the object itself, or a directory's `dir/` marker."""
+        return node.key + "/" if node.kind == "dir" else node.key
+
+    # lookup / attributes -------------------------------------------------------------------------
+    @fuse_op
+    async def lookup(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        _, bucket, key = self._child(parent_inode, name)
+        r = await self._resolve(bucket, key)
+        if r is None:
+            raise fail(errno.ENOENT)
+        node = self.inodes.node(bucket, key, r[0])
+        node.lookups += 1
+        return self._attr_of(node, *r)
+
+    async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        for ino, n in inode_list:
+            self.inodes.forget(ino, n)
+
+    @fuse_op
+    async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        return await self._getattr(self.inodes.get(inode))
+
+    @fuse_op
+    async def setattr(self, inode: int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
+                      fh: int | None, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        self._writable()
+        node = self.inodes.get(inode)
+        if node.bucket is None or node.is_bucket_root:
+            return await self._getattr(node)  # bucket directories keep no attributes
+        if fields.update_size:
+            await self._truncate(node, attr.st_size)
+        updates: dict[str, str] = {}
+        if fields.update_mode:
+            updates[MODE] = f"{stat.S_IMODE(attr.st_mode):o}"
+        if fields.update_uid:
+            updates[UID] = str(attr.st_uid)
+        if fields.update_gid:
+            updates[GID] = str(attr.st_gid)
+        if fields.update_mtime:
+            updates[MTIME] = str(attr.st_mtime_ns)
+        if fields.update_atime:
+            updates[ATIME] = str(attr.st_atime_ns)
+        if updates:
+            updates[CTIME] = str(time.time_ns())
+            await self._update_custom(node, set_=updates)
+        return await self._getattr(node)
+
+    async def _truncate(self, node: Node, size: int) -> None:
+        if node.kind != "file":
+            raise fail(errno.EISDIR if node.kind == "dir" else errno.EINVAL)
+        st = self._live_state(node)
+        if st is not None:
+            await trio.to_thread.run_sync(st.truncate, size)
+            return
+        assert node.bucket is not None
+        meta = await self.b.head(node.bucket, node.key)
+        st = await WriteState.load(self.b, node.bucket, node.key, meta, truncate=size == 0)
+        try:
+            await trio.to_thread.run_sync(st.truncate, size)
+            await st.commit(self.b)
+        finally:
+            st.close()
+
+    async def _update_custom(self, node: Node, *, set_: dict[str, str] | None = None,
+                             remove: str | None = None) -> None:
+        """Change user metadata: on the pending content if the file is being written, else in place."""
+        assert node.bucket is not None
+        st = self._live_state(node) if node.kind == "file" else None
+        if st is not None:
+            if remove is not None:
+                if remove not in st.custom:
+                    raise fail(errno.ENODATA)
+                st.custom.pop(remove)
+            st.custom.update(set_ or {})
+            if st.dirty or st.meta is None:
+                return  # applied by the commit
+        key = self._object_key(node)
+        meta = await self.b.head(node.bucket, key)
+        if meta is None:
+            if node.kind != "dir" or remove is not None:
+                raise fail(errno.ENODATA if remove is not None else errno.ENOENT)
+            await self.b.put(node.bucket, key, b"", size=0, custom=dict(set_ or {}))  # implicit dir gets a marker
+            return
+        custom = dict(meta.custom)
+        if remove is not None:
+            if remove not in custom:
+                raise fail(errno.ENODATA)
+            custom.pop(remove)
+        custom.update(set_ or {})
+        new = await self.b.update_meta(node.bucket, key, custom)
+        if st is not None:
+            st.meta = new
+
+    # directories -----------------------------------------------------------------------------------
+    async def _listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+        """One snapshot of a directory, with attributes (readdirplus: no per-entry round trip later)."""
+        out: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
+        if node.bucket is None:
+            for name in await self.b.list_buckets():
+                child = self.inodes.node(name, "", "dir")
+                out.append((name.encode(), make_attr(child.ino, "dir", None, self.d)))
+            return out
+        bucket, prefix = node.bucket, node.prefix
+        dirs: dict[str, ObjectMeta | None] = {}
+        files: dict[str, ObjectMeta | None] = {}
+        for e in await self.b.list_dir(bucket, prefix):
+            rel = e.name[len(prefix):]
+            if e.is_dir:
+                if representable(rel[:-1]):
+                    dirs[rel[:-1]] = None
+            elif rel and representable(rel):
+                files[rel] = e.meta
+        for ino, st in self.states.items():
+            if not st.deleted and st.bucket == bucket and st.key.startswith(prefix) and "/" not in st.key[len(prefix):]:
+                files.setdefault(st.key[len(prefix):], st.meta)
+        for name in dirs:
+            dirs[name] = await self.b.head(bucket, prefix + name + "/")
+        entries: list[tuple[str, str, ObjectMeta | None]] = [(n, "dir", m) for n, m in dirs.items()]
+        entries += [(n, "link" if m is not None and m.custom.get(SYMLINK) else "file", m)
+                    for n, m in files.items() if n not in dirs]
+        entries.sort()
+        for name, kind, meta in entries:
+            child = self.inodes.node(bucket, prefix + name, kind)
+            out.append((name.encode("utf-8", "surrogateescape"), self._attr_of(child, kind, meta)))
+        return out
+
+    @fuse_op
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
+        node = self.inodes.get(inode)
+        if node.kind != "dir":
+            raise fail(errno.ENOTDIR)
+        fh = self._fh()
+        self.dirs[fh] = (node, None)
+        return fh
+
+    @fuse_op
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        node, entries = self.dirs[fh]
+        if entries is None or start_id == 0:
+            entries = await self._listing(node)
+            self.dirs[fh] = (node, entries)
+        for i in range(start_id, len(entries)):
+            name, attr = entries[i]
+            if not pyfuse3.readdir_reply(token, name, attr, i + 1):
+                break
+            self.inodes.get(attr.st_ino).lookups += 1
+
+    async def releasedir(self, fh: int) -> None:
+        self.dirs.pop(fh, None)
+
+    @fuse_op
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
+                    ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        parent, bucket, key = self._child(parent_inode, name)
+        if parent.bucket is None:
+            await self.b.create_bucket(bucket)
+            node = self.inodes.node(bucket, "", "dir")
+            node.lookups += 1
+            return make_attr(node.ino, "dir", None, self.d)
+        if await self._resolve(bucket, key) is not None:
+            raise fail(errno.EEXIST)
+        meta = await self.b.put(bucket, key + "/", b"", size=0, custom={MODE: f"{stat.S_IMODE(mode):o}"})
+        node = self.inodes.node(bucket, key, "dir")
+        node.lookups += 1
+        return make_attr(node.ino, "dir", meta, self.d)
+
+    async def _dir_is_empty(self, bucket: str, key: str) -> bool:
+        prefix = key + "/"
+        if any(st.bucket == bucket and st.key.startswith(prefix) and not st.deleted for st in self.states.values()):
+            return False
+        entries = await self.b.list_dir(bucket, prefix)
+        return all(e.name == prefix for e in entries)
+
+    @fuse_op
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        self._writable()
+        parent, bucket, key = self._child(parent_inode, name)
+        if parent.bucket is None:
+            await self.b.destroy_empty_bucket(bucket)
+            return
+        r = await self._resolve(bucket, key)
+        if r is None:
+            raise fail(errno.ENOENT)
+        if r[0] != "dir":
+            raise fail(errno.ENOTDIR)
+        if not await self._dir_is_empty(bucket, key):
+            raise fail(errno.ENOTEMPTY)
+        if r[1] is not None:
+            await self.b.delete(bucket, key + "/")
+
+    # namespace changes -----------------------------------------------------------------------------
+    @fuse_op
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        self._writable()
+        _, bucket, key = self._child(parent_inode, name)
+        r = await self._resolve(bucket, key)
+        if r is None:
+            raise fail(errno.ENOENT)
+        if r[0] == "dir":
+            raise fail(errno.EISDIR)
+        node = self.inodes.find(bucket, key)
+        st = self._live_state(node) if node is not None else None
+        if st is not None:
+            st.deleted = True  # still readable and writable through open handles; never committed
+        if await self.b.head(bucket, key) is not None:
+            await self.b.delete(bucket, key)
+
+    @fuse_op
+    async def symlink(self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
+                      ) -> pyfuse3.EntryAttributes:
+        self._writable()
+        parent, bucket, key = self._child(parent_inode, name)
+        if parent.bucket is None:
+            raise fail(errno.EPERM)
+        if await self._resolve(bucket, key) is not None:
+            raise fail(errno.EEXIST)
+        meta = await self.b.put(bucket, key, target, size=len(target), custom={SYMLINK: "1"})
+        node = self.inodes.node(bucket, key, "link")
+        node.lookups += 1
+        return make_attr(node.ino, "link", meta, self.d)
+
+    @fuse_op
+    async def readlink(self, inode: int, ctx: pyfuse3.RequestContext) -> bytes:
+        node = self.inodes.get(inode)
+        if node.kind != "link" or node.bucket is None:
+            raise fail(errno.EINVAL)
+        reader = await self.b.open_read(node.bucket, node.key)
+        try:
+            return await reader.pread(reader.meta.size, 0)
+        finally:
+            reader.close()
+
+    @fuse_op
+    async def link(self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
+                   ) -> pyfuse3.EntryAttributes:
+        raise fail(errno.EPERM)  # objects have one name; documented in docs/semantics.md
+
+    @fuse_op
+    async def mknod(self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
+                    ) -> pyfuse3.EntryAttributes:
+        raise fail(errno.EPERM)  # no devices, FIFOs or sockets in a bucket
+
+    @fuse_op
+    async def rename(self, parent_inode_old: int, name_old: bytes, parent_inode_new: int, name_new: bytes,
+                     flags: int, ctx: pyfuse3.RequestContext) -> None:
+        self._writable()
+        if flags & RENAME_EXCHANGE:
+            raise fail(errno.EINVAL)
+        p_old, bucket, src = self._child(parent_inode_old, name_old)
+        p_new, dst_bucket, dst = self._child(parent_inode_new, name_new)
+        if p_old.bucket is None or p_new.bucket is None:
+            raise fail(errno.EPERM)  # buckets are not renamed through the mount
+        if dst_bucket != bucket:
+            raise fail(errno.EXDEV)  # mv falls back to copy + delete
+        if src == dst:
+            return
+        rs = await self._resolve(bucket, src)
+        if rs is None:
+            raise fail(errno.ENOENT)
+        rd = await self._resolve(bucket, dst)
+        if rd is not None and flags & RENAME_NOREPLACE:
+            raise fail(errno.EEXIST)
+        if rs[0] == "dir":
+            await self._rename_dir(bucket, src, dst, rd)
+        else:
+            await self._rename_file(bucket, src, dst, rd)
+
+    async def _rename_file(self, bucket: str, src: str, dst: str, rd: Resolved | None) -> None:
+        if rd is not None and rd[0] == "dir":
+            raise fail(errno.EISDIR)
+        node = self.inodes.find(bucket, src)
+        st = self._live_state(node) if node is not None else None
+        if st is not None:
+            await st.commit(self.b)  # the object must exist to be renamed; the handle goes on writing `dst`
+        target = self.inodes.find(bucket, dst)
+        await self.b.rename(bucket, src, dst)
+        if target is not None and (tst := self._live_state(target)) is not None:
+            tst.deleted = True  # the replaced file lives on only in its open handles
+        if st is not None:
+            st.key = dst
+        self.inodes.move(bucket, src, dst, is_dir=False)
+
+    async def _rename_dir(self, bucket: str, src: str, dst: str, rd: Resolved | None) -> None:
+        if rd is not None:
+            if rd[0] != "dir":
+                raise fail(errno.ENOTDIR)
+            if not await self._dir_is_empty(bucket, dst):
+                raise fail(errno.ENOTEMPTY)
+        if dst.startswith(src + "/"):
+            raise fail(errno.EINVAL)
+        if rd is not None and rd[1] is not None:
+            await self.b.delete(bucket, dst + "/")
+        await self.b.rename_prefix(bucket, src + "/", dst + "/")
+        pre = src + "/"
+        for st in self.states.values():
+            if st.bucket == bucket and st.key.startswith(pre):
+                st.key = dst + "/" + st.key[len(pre):]
+        self.inodes.move(bucket, src, dst, is_dir=True)
+
+    # files ---------------------------------------------------------------------------------------------
+    def _lock(self, ino: int) -> trio.Lock:
+        lock = self._open_locks.get(ino)
+        if lock is None:
+            lock = self._open_locks[ino] = trio.Lock()
+        return lock
+
+    @fuse_op
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        node = self.inodes.get(inode)
+        if node.kind == "dir":
+            raise fail(errno.EISDIR)
+        if node.bucket is None:
+            raise fail(errno.ENOENT)
+        writing = flags & os.O_ACCMODE != os.O_RDONLY or flags & os.O_TRUNC
+        async with self._lock(inode):
+            st = self._live_state(node)
+            if not writing:
+                fh = self._fh()
+                if st is not None:  # being written: read what the writer sees
+                    st.refs += 1
+                    self.handles[fh] = Handle(inode, state=st)
+                    return pyfuse3.FileInfo(fh=fh, keep_cache=False)
+                reader = await self.b.open_read(node.bucket, node.key)
+                ident = _ident(reader.meta)
+                keep = self.seen.get(inode) == ident
+                self.seen[inode] = ident
+                self.handles[fh] = Handle(inode, reader=reader)
+                return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
+            self._writable()
+            if st is None:
+                meta = await self.b.head(node.bucket, node.key)
+                st = await WriteState.load(self.b, node.bucket, node.key, meta, truncate=bool(flags & os.O_TRUNC))
+                self.states[inode] = st
+            elif flags & os.O_TRUNC:
+                await trio.to_thread.run_sync(st.truncate, 0)
+            st.refs += 1
+            fh = self._fh()
+            self.handles[fh] = Handle(inode, state=st, writable=True)
+            self.seen.pop(inode, None)
+            return pyfuse3.FileInfo(fh=fh, keep_cache=False)
+
+    @fuse_op
+    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
+                     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        self._writable()
+        parent, bucket, key = self._child(parent_inode, name)
+        if parent.bucket is None:
+            raise fail(errno.EPERM)  # only directories (buckets) at the top
+        r = await self._resolve(bucket, key)
+        if r is not None and r[0] == "dir":
+            raise fail(errno.EISDIR)
+        node = self.inodes.node(bucket, key, "file")
+        async with self._lock(node.ino):
+            st = self._live_state(node)
+            if st is None:
+                st = await WriteState.load(self.b, bucket, key, None, truncate=True)
+                st.custom[MODE] = f"{stat.S_IMODE(mode):o}"
+                self.states[node.ino] = st
+            elif flags & os.O_TRUNC:
+                await trio.to_thread.run_sync(st.truncate, 0)
+            st.refs += 1
+            fh = self._fh()
+            self.handles[fh] = Handle(node.ino, state=st, writable=True)
+        node.lookups += 1
+        self.seen.pop(node.ino, None)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=False), self._attr_of(node, "file", None)
+
+    @fuse_op
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        h = self.handles[fh]
+        if h.state is not None:
+            return h.state.read(off, size)
+        assert h.reader is not None
+        return await h.reader.pread(size, off)
+
+    @fuse_op
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        h = self.handles[fh]
+        if not h.writable or h.state is None:
+            raise fail(errno.EBADF)
+        return await h.state.write(off, buf)
+
+    @fuse_op
+    async def flush(self, fh: int) -> None:
+        """close(2): the object appears now, and a failed upload is this close's error."""
+        h = self.handles[fh]
+        st = h.state
+        if h.writable and st is not None:
+            if st.meta is None and st.size == 0:
+                return  # a new, still empty file (e.g. `> f` dups the fd): upload at release, not twice
+            await st.commit(self.b)
+
+    @fuse_op
+    async def fsync(self, fh: int, datasync: bool) -> None:
+        h = self.handles[fh]
+        if h.writable and h.state is not None:
+            await h.state.commit(self.b)
+
+    async def release(self, fh: int) -> None:
+        h = self.handles.pop(fh, None)
+        if h is None:
+            return
+        h.close()
+        st = h.state
+        if st is None:
+            return
+        st.refs -= 1
+        if st.refs > 0:
+            return
+        try:
+            if st.dirty and not st.deleted:
+                await st.commit(self.b)  # last chance; an error here has no caller to go to
+        except Exception:
+            log.exception("upload of %s/%s at release failed", st.bucket, st.key)
+        finally:
+            st.close()
+            if self.states.get(h.ino) is st:
+                del self.states[h.ino]
+
+    # xattrs / statfs ----------------------------------------------------------------------------------------
+    async def _xattr_meta(self, node: Node) -> ObjectMeta | None:
+        if node.bucket is None or node.is_bucket_root:
+            return None
+        st = self._live_state(node) if node.kind == "file" else None
+        if st is not None and st.meta is None:
+            return ObjectMeta(bucket=st.bucket, key=st.key, size=st.size, cksum=Cksum("none", ""), version="",
+                              etag="", atime_ns=st.mtime_ns, mtime_ns=st.mtime_ns, custom=st.custom)
+        meta = await self.b.head(node.bucket, self._object_key(node))
+        if meta is not None and st is not None:
+            meta.custom = dict(st.custom)
+        return meta
+
+    @fuse_op
+    async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> bytes:
+        n = _name(name)
+        if n.startswith(LOCAL_XATTR_NS):
+            raise fail(errno.ENODATA)
+        return xattrs.get(await self._xattr_meta(self.inodes.get(inode)), n)
+
+    @fuse_op
+    async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> list[bytes]:
+        return xattrs.list_names(await self._xattr_meta(self.inodes.get(inode)))
+
+    @fuse_op
+    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext) -> None:
+        n = _name(name)
+        if n.startswith(LOCAL_XATTR_NS):
+            raise fail(errno.ENOTSUP)
+        self._writable()
+        node = self.inodes.get(inode)
+        if node.bucket is None or node.is_bucket_root:
+            raise fail(errno.ENOTSUP)
+        key = xattrs.check_set(await self._xattr_meta(node), n, value)
+        if key is not None:
+            await self._update_custom(node, set_={key: value.decode()})
+
+    @fuse_op
+    async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
+        n = _name(name)
+        if n.startswith(LOCAL_XATTR_NS):
+            raise fail(errno.ENODATA)
+        self._writable()
+        node = self.inodes.get(inode)
+        if node.bucket is None or node.is_bucket_root:
+            raise fail(errno.ENODATA)
+        await self._update_custom(node, remove=xattrs.user_key(n))
+
+    @fuse_op
+    async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
+        total, avail = await self.b.capacity()
+        s = pyfuse3.StatvfsData()
+        s.f_bsize = s.f_frsize = 4096
+        s.f_blocks = total // 4096
+        s.f_bfree = s.f_bavail = avail // 4096
+        s.f_files = 1 << 32
+        s.f_ffree = s.f_favail = (1 << 32) - 1
+        s.f_namemax = 255
+        return s

@@ -1,0 +1,246 @@
+"""`aisfs mount` and `aisfs umount`: the FUSE face's command line (docs/mount.md)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TTL = 1.0
+ML_PRESET = {"ttl": "indefinite", "read_only": True, "readahead_kb": 16384}
+DAEMON_START_SECONDS = 60.0
+
+
+def _mode(s: str) -> int:
+    return int(s, 8)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("mount", help="mount a bucket (or every bucket) as a directory",
+                       description="Mount BUCKET[/PREFIX] (or, without it, every bucket as a top-level "
+                                   "directory) at MOUNTPOINT. Embedded mode (--data-dir) runs the engine in "
+                                   "this process; remote mode (--endpoint) talks to a server over /v1.")
+    p.add_argument("mountpoint", type=Path)
+    p.add_argument("source", nargs="?", default="", help="BUCKET[/PREFIX], also as ais://BUCKET/PREFIX")
+    p.add_argument("--data-dir", type=Path, default=os.environ.get("AISFS_DATA_DIR") or None,
+                   help="embedded mode: the engine's data directory (env AISFS_DATA_DIR)")
+    p.add_argument("--endpoint", help="remote mode: URL of a running aisfs/AIStore server")
+    p.add_argument("--serve", metavar="ADDR", help="embedded mode: also serve S3 + REST on ADDR (host:port)")
+    p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground (default: daemonize "
+                                                                   "once the mount works)")
+    p.add_argument("--read-only", action="store_true")
+    p.add_argument("--uid", type=int, help="owner of objects without stored ownership (default: yours)")
+    p.add_argument("--gid", type=int)
+    p.add_argument("--file-mode", type=_mode, default=0o644, help="octal, for objects without a stored mode")
+    p.add_argument("--dir-mode", type=_mode, default=0o755, help="octal, for directories without a stored mode")
+    p.add_argument("--allow-other", action="store_true", help="let other users access the mount")
+    p.add_argument("--metadata-ttl", default=None, metavar="SECONDS|indefinite",
+                   help=f"how long the kernel may cache names and attributes (default {DEFAULT_TTL:g})")
+    p.add_argument("--preset", choices=["ml"], help="ml: read-only, indefinite metadata TTL, 16 MiB readahead")
+    p.add_argument("--readahead-kb", type=int, default=None, help="kernel readahead for the mount (default 4096)")
+    p.add_argument("--create-bucket", action="store_true", help="create BUCKET if it does not exist")
+    p.add_argument("--log-file", type=Path, help="daemon log (default: stderr in the foreground, none otherwise)")
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
+                   help="mount(8)-style options: ro, allow_other, uid=, gid=, file_mode=, dir_mode=, "
+                        "data_dir=, endpoint=, metadata_ttl=, preset=, serve=, create_bucket; others go to FUSE")
+    p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_mount)
+
+    u = sub.add_parser("umount", help="unmount an aisfs mount (also one whose daemon died)")
+    u.add_argument("mountpoint", type=Path)
+    u.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon to finish uploads")
+    u.set_defaults(func=cmd_umount)
+
+
+# mount ------------------------------------------------------------------------------------------------
+def _apply_o(args: argparse.Namespace) -> list[str]:
+    """Fold `-o a,b=c` into the parsed flags; what we do not know is passed to FUSE."""
+    fuse_opts: list[str] = []
+    for group in args.options:
+        for opt in filter(None, (o.strip() for o in group.split(","))):
+            name, _, value = opt.partition("=")
+            name = name.replace("-", "_")
+            if name == "ro":
+                args.read_only = True
+            elif name in ("rw", "defaults", "auto", "noauto", "user", "nouser", "_netdev", "nofail", "dev", "suid",
+                          "exec", "nodev", "nosuid", "noexec", "async", "atime", "noatime", "relatime"):
+                continue
+            elif name in ("allow_other", "create_bucket", "foreground", "debug"):
+                setattr(args, name, True)
+            elif name in ("uid", "gid", "readahead_kb"):
+                setattr(args, name, int(value))
+            elif name in ("file_mode", "dir_mode"):
+                setattr(args, name, int(value, 8))
+            elif name in ("data_dir", "log_file"):
+                setattr(args, name, Path(value))
+            elif name in ("endpoint", "metadata_ttl", "preset", "serve"):
+                setattr(args, name, value)
+            else:
+                fuse_opts.append(opt)
+    return fuse_opts
+
+
+def _parse_ttl(value: str) -> float:
+    from .fuse.daemon import INDEFINITE_TTL
+
+    if value in ("indefinite", "inf", "-1"):
+        return INDEFINITE_TTL
+    ttl = float(value)
+    if ttl < 0:
+        raise SystemExit("aisfs mount: --metadata-ttl must be >= 0 or 'indefinite'")
+    return ttl
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from .fuse.daemon import MountConfig
+
+    extra = _apply_o(args)
+    if args.preset == "ml":
+        args.read_only = True
+        args.metadata_ttl = args.metadata_ttl or ML_PRESET["ttl"]
+        args.readahead_kb = args.readahead_kb or ML_PRESET["readahead_kb"]
+    if not args.endpoint and not args.data_dir:
+        raise SystemExit("aisfs mount: give --data-dir DIR (embedded) or --endpoint URL (remote)")
+    if args.endpoint and args.serve:
+        raise SystemExit("aisfs mount: --serve needs embedded mode (--data-dir), not --endpoint")
+    src = args.source.removeprefix("ais://").strip("/")
+    bucket, _, prefix = src.partition("/")
+    mnt = args.mountpoint.resolve()
+    if not mnt.is_dir():
+        raise SystemExit(f"aisfs mount: mount point {args.mountpoint} is not a directory")
+    return MountConfig(mountpoint=mnt, bucket=bucket or None, prefix=prefix,
+                       data_dir=args.data_dir.resolve() if args.data_dir else None, endpoint=args.endpoint,
+                       serve=args.serve, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
+                       gid=args.gid, file_mode=args.file_mode, dir_mode=args.dir_mode,
+                       ttl=_parse_ttl(args.metadata_ttl) if args.metadata_ttl else DEFAULT_TTL,
+                       readahead_kb=args.readahead_kb or 4096, create_bucket=args.create_bucket, extra_options=extra)
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    if not args.foreground:
+        return _daemonize(args)
+    return _run_foreground(args, cfg)
+
+
+def _run_foreground(args: argparse.Namespace, cfg: Any) -> int:
+    import trio
+
+    from .fuse.daemon import run
+
+    handlers: list[logging.Handler] = [logging.FileHandler(args.log_file) if args.log_file
+                                       else logging.StreamHandler(sys.stderr)]
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO if args.log_file else logging.WARNING,
+                        handlers=handlers, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ready_fd = args.ready_fd
+
+    def ready(err: str | None) -> None:
+        nonlocal ready_fd
+        if ready_fd is not None:
+            os.write(ready_fd, (f"error: {err}\n" if err else "ready\n").encode())
+            os.close(ready_fd)
+            ready_fd = None
+
+    try:
+        trio.run(run, cfg, ready)
+    except SystemExit as e:
+        ready(str(e.code))
+        raise
+    except BaseException as e:
+        ready(f"{type(e).__name__}: {e}")
+        if isinstance(e, KeyboardInterrupt):
+            return 130
+        logging.getLogger("aisfs.fuse").exception("mount failed")
+        print(f"aisfs mount: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _daemonize(args: argparse.Namespace) -> int:
+    """Start the daemon as a new session and return only once the mount answers (or report why not)."""
+    r, w = os.pipe()
+    argv = [a for a in sys.argv[1:]]
+    if "mount" not in argv:
+        argv = ["mount", *argv]
+    cmd = [sys.executable, "-m", "aisfs", *argv, "--foreground", "--ready-fd", str(w)]
+    out = open(args.log_file, "ab") if args.log_file else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                pass_fds=(w,), start_new_session=True)
+    finally:
+        os.close(w)
+        if out is not subprocess.DEVNULL:
+            out.close()  # type: ignore[union-attr]
+    try:
+        deadline = time.monotonic() + DAEMON_START_SECONDS
+        buf = b""
+        while time.monotonic() < deadline:
+            rl, _, _ = select.select([r], [], [], 0.2)
+            if rl:
+                chunk = os.read(r, 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                if buf.endswith(b"\n"):
+                    break
+        msg = buf.decode(errors="replace").strip()
+    finally:
+        os.close(r)
+    if msg == "ready":
+        return 0
+    if proc.poll() is None and not msg:
+        proc.terminate()
+        msg = "timed out waiting for the mount"
+    print(f"aisfs mount: {msg or f'daemon exited with {proc.wait()}'}", file=sys.stderr)
+    return 1
+
+
+# umount -----------------------------------------------------------------------------------------------
+def cmd_umount(args: argparse.Namespace) -> int:
+    """Unmount; a mount whose daemon died ("Transport endpoint is not connected") is detached lazily."""
+    from .fuse.daemon import pid_file
+
+    mnt = Path(os.path.realpath(args.mountpoint))
+    pidf = pid_file(mnt)
+    try:
+        pid = int(pidf.read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    ok = _run_quiet(["fusermount3", "-u", str(mnt)]) or _run_quiet(["umount", str(mnt)])
+    if not ok:
+        ok = _run_quiet(["fusermount3", "-u", "-z", str(mnt)]) or _run_quiet(["umount", "-l", str(mnt)])
+    if not ok:
+        print(f"aisfs umount: {mnt} is not mounted or could not be unmounted", file=sys.stderr)
+        return 1
+    if pid is not None:  # wait for the daemon to finish its uploads and release the data dir
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+    return 0
+
+
+def _run_quiet(cmd: list[str]) -> bool:
+    if shutil.which(cmd[0]) is None:
+        return False
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (our own child in tests) has finished its work
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,121 @@
+"""Real `aisfs mount` processes for the FUSE tests: unmounted, stopped by PID and cleaned up even on failure."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator
+
+import trio
+
+from support import ROOT, aisfs_cmd
+
+
+def is_mounted(path: Path) -> bool:
+    target = str(path)
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4].encode().decode("unicode_escape") == target for line in f)
+
+
+class Mount:
+    """One `aisfs mount --foreground` subprocess over a data dir; restartable."""
+
+    def __init__(self, base: Path, source: str = "bkt", *extra: str, data_dir: Path | None = None) -> None:
+        self.base = base
+        self.mnt = base / "mnt"
+        self.data_dir = data_dir or base / "data"
+        self.source = source
+        self.extra = list(extra)
+        self.log = base / "mount.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.mnt.mkdir(parents=True, exist_ok=True)
+
+    def cmd(self, *more: str) -> list[str]:
+        src = [self.source] if self.source else []
+        return aisfs_cmd("mount", str(self.mnt), *src, "--data-dir", str(self.data_dir), "--log-file",
+                         str(self.log), *self.extra, *more)
+
+    def start(self, *more: str, timeout: float = 20.0) -> "Mount":
+        self.proc = subprocess.Popen(self.cmd("--foreground", *more), cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                self.proc = None
+                raise RuntimeError(f"aisfs mount exited early: {err}\n{self.tail()}")
+            if is_mounted(self.mnt):
+                try:
+                    os.stat(self.mnt)
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mount did not come up\n{self.tail()}")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    def umount(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(aisfs_cmd("umount", str(self.mnt)), cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+
+    def stop(self) -> None:
+        """Unmount, stop the daemon by PID (SIGKILL if it hangs), and make sure nothing stays mounted."""
+        try:
+            if is_mounted(self.mnt):
+                self.umount()
+        finally:
+            if self.proc is not None:
+                if self.proc.poll() is None:
+                    self.proc.send_signal(signal.SIGTERM)
+                    try:
+                        self.proc.wait(20)
+                    except subprocess.TimeoutExpired:
+                        self.proc.kill()
+                        self.proc.wait()
+                if self.proc.stderr:
+                    self.proc.stderr.close()
+                self.proc = None
+            if is_mounted(self.mnt):
+                subprocess.run(["fusermount3", "-u", "-z", str(self.mnt)], capture_output=True)
+
+    def restart(self, *more: str) -> "Mount":
+        self.stop()
+        return self.start(*more)
+
+    def path(self, *parts: str) -> Path:
+        return self.mnt.joinpath(*parts)
+
+
+@contextlib.contextmanager
+def mounted(base: Path, source: str = "bkt", *extra: str, **kw: Any) -> Iterator[Mount]:
+    m = Mount(base, source, *extra, **kw)
+    try:
+        yield m.start()
+    finally:
+        m.stop()
+
+
+def cleanup(base: Path) -> None:
+    """Remove a test's directories, but never through a mount that is somehow still there."""
+    for p in base.rglob("mnt"):
+        if is_mounted(p):
+            subprocess.run(["fusermount3", "-u", "-z", str(p)], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def with_engine(data_dir: Path, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `fn(engine)` on the data dir while no mount holds it (to seed or inspect objects)."""
+    from engine.core import Engine
+
+    async def main() -> Any:
+        async with Engine.open(data_dir) as engine:
+            return await fn(engine)
+
+    return trio.run(main)
