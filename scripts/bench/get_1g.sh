@@ -31,14 +31,26 @@ get_once() {
     [[ "$got" -eq $SIZE ]] || die "GET returned $got bytes, want $SIZE"
 }
 
-# Warm both once, then alternate so neither side gets a quieter moment.
+# Context, not the reference: nginx serving the same data file (a hard link) to the same curl
+# shows how much of the gap is the client and loopback rather than aisfs.
+mkdir -p "$WORK/www"
+ln "$DATA_FILE" "$WORK/www/1g.bin"
+start_nginx "$WORK/www"
+nginx_once() { curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT/1g.bin"; }
+
+# Warm each once, then alternate so no side gets a quieter moment.
 get_once
 dd if="$DATA_FILE" of=/dev/null bs=1M status=none
-srv=() ref=()
+nginx_once
+srv=() ref=() ngx=()
 for ((i = 0; i < RUNS; i++)); do
     t=$(timed get_once); srv+=("$(gbps $SIZE "$t")")
     t=$(timed dd if="$DATA_FILE" of=/dev/null bs=1M status=none); ref+=("$(gbps $SIZE "$t")")
-    log "run $((i + 1)): aisfs GET ${srv[-1]} GB/s, dd ${ref[-1]} GB/s"
+    t=$(timed nginx_once); ngx+=("$(gbps $SIZE "$t")")
+    log "run $((i + 1)): aisfs GET ${srv[-1]} GB/s, dd ${ref[-1]} GB/s (nginx + curl: ${ngx[-1]} GB/s)"
 done
-result "GET 1 GiB (curl, loopback)" "$(printf '%s\n' "${srv[@]}" | median)" GB/s \
+ngx_med=$(printf '%s\n' "${ngx[@]}" | median)
+srv_med=$(printf '%s\n' "${srv[@]}" | median)
+log "context: nginx serving the same file to curl: $ngx_med GB/s (aisfs/nginx $(awk -v a="$srv_med" -v b="$ngx_med" 'BEGIN { printf "%.2f", a / b }'))"
+result "GET 1 GiB (curl, loopback)" "$srv_med" GB/s \
     "$(printf '%s\n' "${ref[@]}" | median)" "dd of the data file, bs=1M" 0.5

@@ -14,6 +14,7 @@ SERVER_PID=
 NGINX_PID=
 PORT=
 URL=
+NGINX_PORT=
 
 cleanup() {
     local rc=$?
@@ -61,6 +62,47 @@ start_server() {
 }
 
 stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=; }
+
+# start_nginx WWW_DIR: Debian's nginx serving WWW_DIR on a free loopback port ($NGINX_PORT), as
+# Debian configures it (sendfile, tcp_nopush, one worker per core) but with no access log since
+# aisfs writes none either; pid and temp paths in our work dir, so nothing system-wide is touched.
+start_nginx() {
+    local www=$1 i nginx
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    [[ -x "$nginx" ]] || die "nginx not found (bash scripts/setup.sh bench)"
+    # Started as root, nginx's workers drop to nobody: let them reach the files.
+    chmod 755 "$WORK" "$www"
+    NGINX_PORT=$(free_port)
+    mkdir -p "$WORK/nginx/logs"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $www;
+    }
+}
+CONF
+    "$nginx" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx/logs/error.log" &
+    NGINX_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -sS -o /dev/null "http://127.0.0.1:$NGINX_PORT/" 2>/dev/null && return 0
+        kill -0 "$NGINX_PID" 2>/dev/null || { cat "$WORK/nginx/logs/error.log" >&2; die "nginx exited"; }
+        sleep 0.1
+    done
+    die "nginx did not answer on port $NGINX_PORT"
+}
 
 create_bucket() { curl -fsS -o /dev/null -X POST "$URL/v1/buckets/$1" -H 'Content-Type: application/json' -d '{"action":"create-bck"}'; }
 

@@ -16,6 +16,8 @@ BENCH_RESULTS=$(mktemp)
 export BENCH_RESULTS
 trap 'rm -f "$BENCH_RESULTS"' EXIT
 
+# Other work on this 2-core machine skews every figure: record the load around the run.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 failed=()
 for b in "$@"; do
     # One failing benchmark must not hide the others' figures.
@@ -23,7 +25,8 @@ for b in "$@"; do
     echo
 done
 
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), runs per side: ${BENCH_RUNS:-3}"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, kernel $(uname -r), runs per side: ${BENCH_RUNS:-3}," \
+    "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| benchmark | aisfs | reference | ratio | target | result |"
 echo "|---|---|---|---|---|---|"
