@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -12,6 +13,8 @@ import trio
 from engine import Engine
 from engine.errors import AisError
 from engine.http.app import serve as serve_http
+from engine.http.s3.auth import ENV_ACCESS, ENV_SECRET, configured_keys
+from engine.http.server import parse_listen
 
 DEFAULT_DATA_DIR = ".aisfs-data"
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -32,11 +35,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="a data directory (disk) for object data; repeatable; replaces the default "
                         "DATA_DIR/mpath and is remembered for later starts")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request-level warning and info")
+    p.add_argument("--anonymous", action="store_true",
+                   help="allow unsigned S3 requests on a non-loopback address when no S3 keys are configured "
+                        "(s3.keys or AISFS_ACCESS_KEY/AISFS_SECRET_KEY)")
     p.set_defaults(func=run)
 
 
 async def _main(args: argparse.Namespace) -> None:
     async with Engine.open(args.data_dir, args.mountpath) as engine:
+        check_s3_auth(engine, args.listen, args.anonymous)
         stop = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, stop)
@@ -44,6 +51,23 @@ async def _main(args: argparse.Namespace) -> None:
                 engine, args.listen, stop=stop, task_status=task_status))
             print(f"aisfs: serving S3 and REST on http://{host}:{port} (data in {engine.data_dir})",
                   file=sys.stderr, flush=True)
+
+
+def check_s3_auth(engine: Engine, listen: str, anonymous: bool) -> None:
+    """Without S3 keys every S3 request is anonymous: fine on loopback, elsewhere only when asked for."""
+    host, _ = parse_listen(listen)
+    if anonymous or configured_keys(engine) or host == "localhost" or _is_loopback(host):
+        return
+    raise AisError(f"refusing to serve S3 without access keys on {listen}, which is not a loopback address: "
+                   f"set {ENV_ACCESS} and {ENV_SECRET} (or config s3.keys), or pass --anonymous to allow "
+                   "unsigned requests")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _stop_on_signals(stop: trio.Event) -> None:

@@ -11,7 +11,7 @@ from .errors import BadRequest
 
 DEFAULTS: dict[str, Any] = {
     "checksum": {"type": "xxhash", "validate_cold_get": True, "validate_warm_get": False},
-    "versioning": {"enabled": True, "validate_warm_get": False},
+    "versioning": {"enabled": True, "validate_warm_get": False, "s3": ""},  # s3: ""/Enabled/Suspended (docs/s3.md)
     "space": {"cleanupwm": 65, "lowwm": 75, "highwm": 90, "out_of_space": 95},
     "lru": {"enabled": False, "dont_evict_time": "2h", "capacity_upd_time": "10m"},
     "mirror": {"enabled": False, "copies": 2, "burst_buffer": 512},
@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "write_policy": {"fsync": True},
     "timeout": {"max_keepalive": "60s", "request_header": "30s", "request_body_idle": "60s"},
     "net": {"max_header_size": 65536, "max_json_body": 16777216},
-    "s3": {"default_checksum": "md5", "region": "us-east-1", "virtual_host_domain": ""},
+    "s3": {"default_checksum": "md5", "region": "us-east-1", "virtual_host_domain": "", "keys": {}},
 }
 
 CONFIG_FILE = "config.json"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable
 
 import trio
 
-from . import names, templates
+from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import Cksum, new_hasher
 from .errors import (BadDigest, BadRequest, Conflict, EntityTooLarge, IncompleteBody, ObjectCorrupted, ObjectNotFound,
@@ -144,7 +144,8 @@ class ObjectOps:
         cksum = Cksum(ctype, wf.hasher.hexdigest(ctype))
         meta = ObjectMeta(bucket=bucket, key=key, size=wf.size, cksum=cksum, version=version,
                           etag=etag or make_etag(cksum, now, wf.size), atime_ns=now, mtime_ns=now,
-                          content_type=content_type, custom=custom, headers=headers, mp=wf.mp.id)
+                          content_type=content_type, custom=custom, headers=headers, mp=wf.mp.id,
+                          vid=versions.new_vid(props))
         meta.fid = wf.commit(_lom(bid, meta))
         try:
             old = self.index.put(bid, meta)
@@ -152,8 +153,7 @@ class ObjectOps:
             with contextlib.suppress(OSError):
                 os.unlink(wf.mp.data_path(meta.fid))
             raise
-        if old is not None:
-            self._unlink_files([(old[1], old[2])])
+        versions.retire(self, bid, props, old, key, meta.vid)  # keeps or unlinks the replaced data
         self.stats.add("put.n")
         self.stats.add("put.size", meta.size)
         return meta

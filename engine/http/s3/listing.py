@@ -1,0 +1,143 @@
+"""ListObjects (v1 and v2) and ListObjectVersions: real pages, any delimiter, `encoding-type=url`."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ... import versions
+from ...errors import BadRequest
+from ...meta import ObjectMeta
+from ..server import Response
+from .buckets import OWNER, xml_response
+from .common import Ctx
+from .xml import el, iso8601
+
+if TYPE_CHECKING:
+    from ...core import Engine
+
+MAX_KEYS = 1000
+
+
+def _max_keys(ctx: Ctx) -> int:
+    v = ctx.q.get("max-keys", "")
+    if not v:
+        return MAX_KEYS
+    try:
+        n = int(v)
+    except ValueError:
+        raise BadRequest("max-keys must be an integer") from None
+    if n < 0:
+        raise BadRequest("max-keys must not be negative")
+    return min(n, MAX_KEYS)
+
+
+def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
+    """`encoding-type=url`: names are percent-encoded ('+' too, since clients decode with unquote_plus)."""
+    enc = ctx.q.get("encoding-type", "")
+    if enc and enc != "url":
+        raise BadRequest("encoding-type must be url")
+    if enc:
+        return lambda s: quote(s, safe="/-_.~")
+    return lambda s: s
+
+
+def _contents(m: ObjectMeta, e, owner: bool) -> str:  # type: ignore[no-untyped-def]
+    return (f"<Contents>{el('Key', e(m.key))}{el('LastModified', iso8601(m.mtime_ns))}"
+            f"{el('ETag', chr(34) + m.etag + chr(34))}{el('Size', m.size)}"
+            f"{el('StorageClass', 'STANDARD')}{OWNER if owner else ''}</Contents>")
+
+
+def encode_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode("utf-8", "surrogatepass")).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadRequest("The continuation token provided is incorrect") from None
+
+
+async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
+    q = ctx.q
+    v2 = q.get("list-type") == "2"
+    prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
+    max_keys = _max_keys(ctx)
+    e = _encoder(ctx)
+    if v2:
+        token_in = q.get("continuation-token", "")
+        start_after = q.get("start-after", "")
+        token = decode_token(token_in) if token_in else ""
+    else:
+        start_after, token = "", q.get("marker", "")
+    entries, truncated = [], False
+    if max_keys:
+        page = await eng.list_objects(ctx.bucket, prefix=prefix, start_after=start_after, token=token,
+                                      page_size=max_keys + 1, delimiter=delim)
+        entries = page.entries
+        if len(entries) > max_keys:
+            entries, truncated = entries[:max_keys], True
+    else:
+        eng.bucket_props(ctx.bucket)
+    owner = not v2 or q.get("fetch-owner") == "true"
+    parts = [el("Name", ctx.bucket), el("Prefix", e(prefix)), el("MaxKeys", max_keys)]
+    if delim:
+        parts.append(el("Delimiter", e(delim)))
+    if q.get("encoding-type"):
+        parts.append(el("EncodingType", "url"))
+    parts.append(el("IsTruncated", "true" if truncated else "false"))
+    if v2:
+        parts.append(el("KeyCount", len(entries)))
+        if token_in:
+            parts.append(el("ContinuationToken", token_in))
+        if start_after:
+            parts.append(el("StartAfter", e(start_after)))
+        if truncated:
+            parts.append(el("NextContinuationToken", encode_token(entries[-1].name)))
+    else:
+        parts.append(el("Marker", e(token)))
+        if truncated:
+            parts.append(el("NextMarker", e(entries[-1].name)))
+    for ent in entries:
+        if ent.is_dir:
+            parts.append(f"<CommonPrefixes>{el('Prefix', e(ent.name))}</CommonPrefixes>")
+        elif ent.meta is not None:
+            parts.append(_contents(ent.meta, e, owner))
+    return xml_response("ListBucketResult", parts)
+
+
+async def list_versions(eng: "Engine", ctx: Ctx) -> Response:
+    q = ctx.q
+    prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
+    key_marker, vid_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+    max_keys = _max_keys(ctx)
+    e = _encoder(ctx)
+    entries, truncated, next_key, next_vid = versions.list_versions(
+        eng, ctx.bucket, prefix=prefix, key_marker=key_marker, vid_marker=vid_marker, limit=max_keys,
+        delimiter=delim) if max_keys else ([], False, "", "")
+    parts = [el("Name", ctx.bucket), el("Prefix", e(prefix)), el("KeyMarker", e(key_marker)),
+             el("VersionIdMarker", vid_marker), el("MaxKeys", max_keys)]
+    if delim:
+        parts.append(el("Delimiter", e(delim)))
+    if q.get("encoding-type"):
+        parts.append(el("EncodingType", "url"))
+    parts.append(el("IsTruncated", "true" if truncated else "false"))
+    if truncated:
+        parts.append(el("NextKeyMarker", e(next_key)))
+        if next_vid:
+            parts.append(el("NextVersionIdMarker", next_vid))
+    for ent in entries:
+        if isinstance(ent, str):
+            parts.append(f"<CommonPrefixes>{el('Prefix', e(ent))}</CommonPrefixes>")
+            continue
+        m = ent.meta
+        common = (f"{el('Key', e(m.key))}{el('VersionId', m.vid)}{el('IsLatest', 'true' if ent.latest else 'false')}"
+                  f"{el('LastModified', iso8601(m.mtime_ns))}")
+        if ent.marker:
+            parts.append(f"<DeleteMarker>{common}{OWNER}</DeleteMarker>")
+        else:
+            parts.append(f"<Version>{common}{el('ETag', chr(34) + m.etag + chr(34))}{el('Size', m.size)}"
+                         f"{el('StorageClass', 'STANDARD')}{OWNER}</Version>")
+    return xml_response("ListVersionsResult", parts)

@@ -1,0 +1,160 @@
+"""S3 multipart upload operations over engine/multipart.py."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ... import multipart as mpu
+from ... import versions
+from ...errors import BadDigest, BadRequest, RangeNotSatisfiable
+from ..server import Response
+from . import xml
+from .buckets import OWNER, XML, s3_versioning, xml_response
+from .chunked import S3_CHECKSUMS
+from .common import Ctx, check_conditions, map_digest_error, prepare_upload, read_small_body, user_metadata
+from .errors import InvalidRequest
+from .objects import copy_conditions, parse_copy_source
+from .xml import el, iso8601
+
+if TYPE_CHECKING:
+    from ...core import Engine
+
+
+def _algo(ctx: Ctx) -> str:
+    a = ctx.h("x-amz-checksum-algorithm").lower()
+    if a and a not in S3_CHECKSUMS:
+        raise InvalidRequest(f"unsupported x-amz-checksum-algorithm {a!r}")
+    return a
+
+
+def _part_number(ctx: Ctx) -> int:
+    try:
+        return int(ctx.q.get("partNumber", ""))
+    except ValueError:
+        raise BadRequest("partNumber must be an integer") from None
+
+
+async def create(eng: "Engine", ctx: Ctx) -> Response:
+    custom, headers = user_metadata(ctx.req)
+    algo = _algo(ctx)
+    upload_id = await mpu.create(eng, ctx.bucket, ctx.key, content_type=ctx.h("content-type"), custom=custom,
+                                 headers=headers, algo=algo)
+    h = [("x-amz-checksum-algorithm", algo.upper())] if algo else []
+    return Response(200, [*XML, *h], xml.doc("InitiateMultipartUploadResult", [
+        el("Bucket", ctx.bucket), el("Key", ctx.key), el("UploadId", upload_id)]))
+
+
+async def upload_part(eng: "Engine", ctx: Ctx) -> Response:
+    upload_id, number = ctx.q.get("uploadId", ""), _part_number(ctx)
+    if ctx.h("x-amz-copy-source"):
+        return await _upload_part_copy(eng, ctx, upload_id, number)
+    up = prepare_upload(ctx)
+    sent = [(k, v) for k, v in up.checksums.items()]
+    algo = sent[0][0].removeprefix("x-amz-checksum-") if sent else ""
+    if not algo and up.trailer:
+        algo = up.trailer.lower().removeprefix("x-amz-checksum-")
+    try:
+        part = await mpu.upload_part(eng, ctx.bucket, ctx.key, upload_id, number, up.stream, size=up.size,
+                                     verify=up.verify, checksum_algo=algo, checksum=sent[0][1] if sent else "")
+    except BadDigest as e:
+        raise map_digest_error(e, up) from None
+    h = [("etag", f'"{part.md5}"')]
+    if part.checksum and algo:
+        h.append((f"x-amz-checksum-{algo}", part.checksum))
+    return Response(200, h, b"")
+
+
+async def _upload_part_copy(eng: "Engine", ctx: Ctx, upload_id: str, number: int) -> Response:
+    sb, sk, svid = parse_copy_source(ctx.h("x-amz-copy-source"))
+    with await versions.open(eng, sb, sk, svid) as reader:
+        m = reader.meta
+        check_conditions(copy_conditions(ctx), m, copy_source=True)
+        off, n = 0, m.size
+        if rng := ctx.h("x-amz-copy-source-range"):
+            spec = rng.strip().removeprefix("bytes=")
+            first, sep, last = spec.partition("-")
+            try:
+                off, end = int(first), int(last)
+            except ValueError:
+                raise InvalidRequest("x-amz-copy-source-range must be bytes=first-last") from None
+            if not sep or off > end or end >= m.size:
+                raise RangeNotSatisfiable(f"the range {rng} is not satisfiable", size=m.size)
+            n = end - off + 1
+        part = await mpu.upload_part_copy(eng, ctx.bucket, ctx.key, upload_id, number, reader, off, n)
+    h = [("x-amz-copy-source-version-id", svid)] if svid else []
+    return Response(200, [*XML, *h], xml.doc("CopyPartResult", [
+        el("LastModified", iso8601(part.mtime_ns)), el("ETag", f'"{part.md5}"')]))
+
+
+async def complete(eng: "Engine", ctx: Ctx) -> Response:
+    root = xml.parse(await read_small_body(ctx, xml.MAX_XML))
+    if root.tag != "CompleteMultipartUpload":
+        raise xml.MalformedXML("expected a <CompleteMultipartUpload> document")
+    wanted = []
+    for p in root.findall("Part"):
+        try:
+            wanted.append((int(xml.text(p, "PartNumber")), xml.text(p, "ETag")))
+        except ValueError:
+            raise xml.MalformedXML("PartNumber must be an integer") from None
+    m = await mpu.complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted)
+    h = []
+    if s3_versioning(eng.bucket_props(ctx.bucket)) or m.vid != "null":
+        h.append(("x-amz-version-id", m.vid))
+    return Response(200, [*XML, *h], xml.doc("CompleteMultipartUploadResult", [
+        el("Location", f"/{ctx.bucket}/{ctx.key}"), el("Bucket", ctx.bucket), el("Key", ctx.key),
+        el("ETag", f'"{m.etag}"')]))
+
+
+async def abort(eng: "Engine", ctx: Ctx) -> Response:
+    await mpu.abort(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""))
+    return Response(204, [], b"")
+
+
+def _int_param(ctx: Ctx, name: str, default: int, hi: int) -> int:
+    v = ctx.q.get(name, "")
+    if not v:
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if n < 0:
+        raise BadRequest(f"{name} must not be negative")
+    return min(n, hi)
+
+
+async def list_parts(eng: "Engine", ctx: Ctx) -> Response:
+    upload_id = ctx.q.get("uploadId", "")
+    after = _int_param(ctx, "part-number-marker", 0, mpu.MAX_PARTS)
+    limit = _int_param(ctx, "max-parts", 1000, 1000)
+    up, parts, truncated = await mpu.list_parts(eng, ctx.bucket, ctx.key, upload_id, after=after, limit=max(limit, 1))
+    algo = up.meta.get("algo") or ""
+    out = [el("Bucket", ctx.bucket), el("Key", ctx.key), el("UploadId", upload_id),
+           el("PartNumberMarker", after), el("MaxParts", limit), el("IsTruncated", "true" if truncated else "false"),
+           "<Initiator><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Initiator>", OWNER,
+           el("StorageClass", "STANDARD")]
+    if truncated and parts:
+        out.append(el("NextPartNumberMarker", parts[-1].number))
+    if algo:
+        out.append(el("ChecksumAlgorithm", algo.upper()))
+    for p in parts:
+        ck = el(f"Checksum{algo.upper()}", p.checksum) if algo and p.checksum else ""
+        out.append(f"<Part>{el('PartNumber', p.number)}{el('LastModified', iso8601(p.mtime_ns))}"
+                   f"{el('ETag', chr(34) + p.md5 + chr(34))}{el('Size', p.size)}{ck}</Part>")
+    return xml_response("ListPartsResult", out)
+
+
+async def list_uploads(eng: "Engine", ctx: Ctx) -> Response:
+    q = ctx.q
+    prefix = q.get("prefix", "")
+    km, im = q.get("key-marker", ""), q.get("upload-id-marker", "")
+    limit = _int_param(ctx, "max-uploads", 1000, 1000)
+    ups, truncated = mpu.list_uploads(eng, ctx.bucket, prefix=prefix, key_marker=km, id_marker=im, limit=max(limit, 1))
+    out = [el("Bucket", ctx.bucket), el("KeyMarker", km), el("UploadIdMarker", im), el("Prefix", prefix),
+           el("MaxUploads", limit), el("IsTruncated", "true" if truncated else "false")]
+    if truncated and ups:
+        out += [el("NextKeyMarker", ups[-1].key), el("NextUploadIdMarker", ups[-1].upload_id)]
+    for u in ups:
+        out.append(f"<Upload>{el('Key', u.key)}{el('UploadId', u.upload_id)}"
+                   "<Initiator><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Initiator>"
+                   f"{OWNER}{el('StorageClass', 'STANDARD')}{el('Initiated', iso8601(u.created_ns))}</Upload>")
+    return xml_response("ListMultipartUploadsResult", out)

@@ -1,0 +1,315 @@
+"""Multipart uploads (S3's CreateMultipartUpload ... CompleteMultipartUpload) in the engine.
+
+Parts are data files on the mountpaths, written through WorkFile like any object but indexed
+only in this module's tables, so an unfinished upload is invisible to listings and reads.
+Completion concatenates the parts into one WorkFile and commits it like a PUT, so the finished
+object appears atomically (and as a new version where S3 versioning is on).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterable
+
+from .bprops import ACCESS_GET, ACCESS_PUT
+from .checksum import new_hasher
+from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, IncompleteBody, NotFound
+from .meta import ObjectMeta
+from .names import check_key, prefix_upper_bound
+from .workfile import WorkFile
+
+if TYPE_CHECKING:
+    from .core import Engine
+
+MIN_PART = 5 << 20
+MAX_PART = 5 << 30
+MAX_PARTS = 10_000
+LAYOUT = "x-mpu-parts"   # in ObjectMeta.headers of a completed upload: how to find part N again
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS s3_uploads(
+    upload_id TEXT PRIMARY KEY, bid TEXT NOT NULL, key TEXT NOT NULL, created INTEGER NOT NULL, meta TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS s3_uploads_by_key ON s3_uploads(bid, key, created);
+CREATE TABLE IF NOT EXISTS s3_parts(
+    upload_id TEXT NOT NULL, part INTEGER NOT NULL, mp INTEGER NOT NULL, fid TEXT NOT NULL, size INTEGER NOT NULL,
+    md5 TEXT NOT NULL, mtime INTEGER NOT NULL, checksum TEXT NOT NULL,
+    PRIMARY KEY(upload_id, part)) WITHOUT ROWID;
+"""
+
+
+class NoSuchUpload(NotFound):
+    code = "NoSuchUpload"
+
+
+class InvalidPart(BadRequest):
+    code = "InvalidPart"
+
+
+class InvalidPartOrder(BadRequest):
+    code = "InvalidPartOrder"
+
+
+class EntityTooSmall(BadRequest):
+    code = "EntityTooSmall"
+
+
+class InvalidPartNumber(AisError):
+    status, code = 416, "InvalidPartNumber"
+
+
+@dataclass(slots=True)
+class Upload:
+    upload_id: str
+    key: str
+    created_ns: int
+    meta: dict[str, Any] = field(default_factory=dict)   # ctype, custom, headers, algo (x-amz-checksum-algorithm)
+
+
+@dataclass(slots=True)
+class Part:
+    number: int
+    size: int
+    md5: str          # hex; the part's ETag
+    mtime_ns: int
+    checksum: str     # base64 of the part's x-amz-checksum-<algo>, "" if none
+
+
+def _db(eng: "Engine"):  # type: ignore[no-untyped-def]
+    db = eng.index.db
+    if not getattr(eng.index, "_s3_multipart", False):
+        db.executescript(SCHEMA)
+        eng.index._s3_multipart = True  # type: ignore[attr-defined]
+    return db
+
+
+def _upload(eng: "Engine", bucket: str, key: str, upload_id: str, access: int) -> tuple[dict[str, Any], str, Upload]:
+    props, bid = eng._bucket(bucket, access)
+    r = _db(eng).execute("SELECT upload_id, key, created, meta, bid FROM s3_uploads WHERE upload_id=?",
+                         (upload_id,)).fetchone()
+    if r is None or r[4] != bid or r[1] != key:
+        raise NoSuchUpload("The specified upload does not exist. The upload ID may be invalid, or the upload "
+                           "may have been aborted or completed.")
+    return props, bid, Upload(r[0], r[1], r[2], json.loads(r[3]))
+
+
+def _check_part_number(n: int) -> None:
+    if not 1 <= n <= MAX_PARTS:
+        raise BadRequest(f"Part number must be an integer between 1 and {MAX_PARTS}, inclusive")
+
+
+async def create(eng: "Engine", bucket: str, key: str, *, content_type: str = "", custom: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None, algo: str = "") -> str:
+    _, bid = eng._bucket(bucket, ACCESS_PUT)
+    check_key(key)
+    upload_id = secrets.token_urlsafe(24)
+    meta = {"ctype": content_type, "custom": custom or {}, "headers": headers or {}, "algo": algo}
+    _db(eng).execute("INSERT INTO s3_uploads VALUES(?,?,?,?,?)",
+                     (upload_id, bid, key, time.time_ns(), json.dumps(meta, ensure_ascii=False)))
+    return upload_id
+
+
+async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, wf: WorkFile,
+                      checksum: str) -> Part:
+    """Commit a finished part file and index it, replacing an earlier upload of the same part."""
+    _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)  # aborted meanwhile?
+    md5 = wf.hasher.hexdigest("md5")
+    fid = wf.commit(json.dumps({"bid": bid, "key": key, "upload": upload_id, "part": number}).encode())
+    now = time.time_ns()
+    db = _db(eng)
+    old = db.execute("SELECT mp, fid FROM s3_parts WHERE upload_id=? AND part=?", (upload_id, number)).fetchone()
+    db.execute("INSERT OR REPLACE INTO s3_parts VALUES(?,?,?,?,?,?,?,?)",
+               (upload_id, number, wf.mp.id, fid, wf.size, md5, now, checksum))
+    if old:
+        eng._unlink_files([tuple(old)])
+    return Part(number, wf.size, md5, now, checksum)
+
+
+async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, body: AsyncIterable[bytes],
+                      *, size: int | None, verify: dict[str, str] | None = None, checksum_algo: str = "",
+                      checksum: str = "") -> Part:
+    """Store one part; `verify` (type -> hex) as for put_object; `checksum` is what to report for the part."""
+    _check_part_number(number)
+    _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    if size is not None and size > MAX_PART:
+        raise EntityTooLarge(f"a part may be at most {MAX_PART} bytes")
+    eng._check_space()
+    verify = {t: v.lower() for t, v in (verify or {}).items()}
+    wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *verify, *([checksum_algo] if checksum_algo else [])})
+    try:
+        async for chunk in body:
+            await wf.write(chunk)
+            if wf.size > MAX_PART or (size is not None and wf.size > size):
+                raise (IncompleteBody if size is not None else EntityTooLarge)("part body longer than declared")
+        if size is not None and wf.size != size:
+            raise IncompleteBody(f"request body ended after {wf.size} of {size} bytes")
+        await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
+        for t, want in verify.items():
+            got = wf.hasher.hexdigest(t)
+            if got != want:
+                raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
+        if checksum_algo and not checksum:
+            checksum = base64.b64encode(bytes.fromhex(wf.hasher.hexdigest(checksum_algo))).decode()
+        return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
+    except BaseException:
+        wf.abort()
+        raise
+
+
+async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, reader: Any,
+                           offset: int, length: int, *, checksum_algo: str = "") -> Part:
+    """A part copied from (a range of) another object, opened by the caller as `reader`."""
+    _check_part_number(number)
+    _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    eng._check_space()
+    wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *([checksum_algo] if checksum_algo else [])})
+    try:
+        await wf.copy_from(reader.fd, offset, length)
+        await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
+        checksum = ""
+        if checksum_algo:
+            checksum = base64.b64encode(bytes.fromhex(wf.hasher.hexdigest(checksum_algo))).decode()
+        return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
+    except BaseException:
+        wf.abort()
+        raise
+
+
+def _parts(eng: "Engine", upload_id: str, after: int = 0, limit: int = MAX_PARTS + 1) -> list[tuple]:
+    return _db(eng).execute("SELECT part, mp, fid, size, md5, mtime, checksum FROM s3_parts WHERE upload_id=? "
+                            "AND part>? ORDER BY part LIMIT ?", (upload_id, after, limit)).fetchall()
+
+
+async def list_parts(eng: "Engine", bucket: str, key: str, upload_id: str, *, after: int = 0,
+                     limit: int = 1000) -> tuple[Upload, list[Part], bool]:
+    _, _, up = _upload(eng, bucket, key, upload_id, ACCESS_GET)
+    rows = _parts(eng, upload_id, after, limit + 1)
+    parts = [Part(r[0], r[3], r[4], r[5], r[6]) for r in rows[:limit]]
+    return up, parts, len(rows) > limit
+
+
+def list_uploads(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: str = "", id_marker: str = "",
+                 limit: int = 1000) -> tuple[list[Upload], bool]:
+    """Unfinished uploads in key order (then by creation), after the (key, upload id) markers."""
+    _, bid = eng._bucket(bucket, ACCESS_GET)
+    upper = prefix_upper_bound(prefix) if prefix else None
+    q = "SELECT upload_id, key, created, meta FROM s3_uploads WHERE bid=? AND key>=?"
+    args: list[Any] = [bid, prefix]
+    if upper:
+        q += " AND key<?"
+        args.append(upper)
+    if key_marker:
+        q += " AND (key>? OR (key=? AND ?<>'' AND upload_id>?))"
+        args += [key_marker, key_marker, id_marker, id_marker]
+    q += " ORDER BY key, created, upload_id LIMIT ?"
+    rows = _db(eng).execute(q, (*args, limit + 1)).fetchall()
+    ups = [Upload(r[0], r[1], r[2], json.loads(r[3])) for r in rows[:limit]]
+    return ups, len(rows) > limit
+
+
+async def abort(eng: "Engine", bucket: str, key: str, upload_id: str) -> None:
+    _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    _drop(eng, [upload_id])
+
+
+def _drop(eng: "Engine", upload_ids: list[str]) -> None:
+    db = _db(eng)
+    for uid in upload_ids:
+        files = db.execute("SELECT mp, fid FROM s3_parts WHERE upload_id=?", (uid,)).fetchall()
+        db.execute("DELETE FROM s3_parts WHERE upload_id=?", (uid,))
+        db.execute("DELETE FROM s3_uploads WHERE upload_id=?", (uid,))
+        eng._unlink_files([tuple(f) for f in files])
+
+
+def drop_bucket(eng: "Engine", bid: str) -> None:
+    _drop(eng, [r[0] for r in _db(eng).execute("SELECT upload_id FROM s3_uploads WHERE bid=?", (bid,))])
+
+
+def multipart_etag(md5s: list[str]) -> str:
+    return f"{hashlib.md5(b''.join(bytes.fromhex(m) for m in md5s), usedforsecurity=False).hexdigest()}-{len(md5s)}"
+
+
+async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:
+    """Assemble the listed parts (number, ETag) into the object; the upload is gone afterwards."""
+    props, bid, up = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    if not wanted:
+        raise BadRequest("You must specify at least one part")
+    have = {r[0]: r for r in _parts(eng, upload_id)}
+    chosen = []
+    prev = 0
+    for i, (num, etag) in enumerate(wanted):
+        if num <= prev:
+            raise InvalidPartOrder("The list of parts was not in ascending order. The parts list must be "
+                                   "specified in order by part number.")
+        prev = num
+        r = have.get(num)
+        if r is None or etag.strip().strip('"').lower() != r[4]:
+            raise InvalidPart(f"One or more of the specified parts could not be found (part {num}). The part may "
+                              "not have been uploaded, or the specified entity tag may not match the part's.")
+        if r[3] < MIN_PART and i != len(wanted) - 1:
+            raise EntityTooSmall(f"part {num} is {r[3]} bytes; every part but the last must be at least {MIN_PART}")
+        chosen.append(r)
+    eng._check_space()
+    wf = WorkFile(eng.mountpaths.place(bid, key), {props["checksum"]["type"]})
+    try:
+        for r in chosen:
+            fd = _open_part(eng, r)
+            try:
+                await wf.copy_from(fd, 0, r[3])
+            finally:
+                os.close(fd)
+        await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
+        sizes = [r[3] for r in chosen]
+        headers = dict(up.meta.get("headers") or {})
+        headers[LAYOUT] = _layout(sizes)
+        algo = up.meta.get("algo") or ""
+        if algo and all(r[6] for r in chosen):
+            h = new_hasher(algo)
+            for r in chosen:
+                h.update(base64.b64decode(r[6]))
+            headers[f"x-amz-checksum-{algo}"] = f"{base64.b64encode(bytes.fromhex(h.hexdigest())).decode()}-{len(chosen)}"
+        # Someone may have aborted (or completed) the upload while we copied: re-check before commit.
+        _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+        meta = eng._commit(bucket, bid, props, key, wf, content_type=up.meta.get("ctype", ""),
+                           custom=dict(up.meta.get("custom") or {}), headers=headers,
+                           etag=multipart_etag([r[4] for r in chosen]))
+    except BaseException:
+        wf.abort()
+        raise
+    _drop(eng, [upload_id])
+    return meta
+
+
+def _open_part(eng: "Engine", r: tuple) -> int:
+    try:
+        return os.open(eng.mountpaths.get(r[1]).data_path(r[2]), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InvalidPart(f"the data of part {r[0]} is missing from its mountpath") from None
+
+
+def _layout(sizes: list[int]) -> str:
+    """`N:size:last` when all parts but the last have one size (the usual case), else every size."""
+    if len(sizes) == 1 or (len(set(sizes[:-1])) == 1 and sizes[-1] <= sizes[0]):
+        return f"{len(sizes)}:{sizes[0]}:{sizes[-1]}"
+    return ",".join(map(str, sizes))
+
+
+def part_range(meta: ObjectMeta, number: int) -> tuple[int, int, int]:
+    """(offset, length, parts count) of part `number` of a stored object (a plain object is one part)."""
+    layout = meta.headers.get(LAYOUT, "")
+    if not layout:
+        sizes = [meta.size]
+    elif ":" in layout:
+        n, size, last = (int(x) for x in layout.split(":"))
+        if not 1 <= number <= n:
+            raise InvalidPartNumber("The requested partnumber is not satisfiable")
+        return (number - 1) * size, (size if number < n else last), n
+    else:
+        sizes = [int(x) for x in layout.split(",")]
+    if not 1 <= number <= len(sizes):
+        raise InvalidPartNumber("The requested partnumber is not satisfiable")
+    return sum(sizes[: number - 1]), sizes[number - 1], len(sizes)

@@ -1,0 +1,308 @@
+"""S3 object versioning, beyond AIStore (which keeps only the last version).
+
+A bucket's `versioning.s3` prop is "" (never enabled), "Enabled" or "Suspended"; it is separate
+from `versioning.enabled`, AIStore's per-object version counter. The current version of a key
+stays in the index's `objects` table (its S3 version id in `vid`); older versions and delete
+markers live in this module's `s3_versions` table, their data files untouched on the mountpaths.
+Every read by version id, by any face, goes through here.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT
+from .errors import AisError, BucketNotEmpty, ObjectCorrupted, ObjectNotFound, VersionNotFound
+from .index import COLUMNS, Row, row_to_meta
+from .meta import ObjectMeta
+from .names import prefix_upper_bound
+
+if TYPE_CHECKING:
+    from .core import Engine
+    from .objects import ObjectReader
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS s3_versions(
+    bid TEXT NOT NULL, key TEXT NOT NULL, mp INTEGER NOT NULL, fid TEXT NOT NULL, size INTEGER NOT NULL,
+    cksum_type TEXT NOT NULL, cksum TEXT NOT NULL, version TEXT NOT NULL, etag TEXT NOT NULL,
+    atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctype TEXT NOT NULL, meta TEXT NOT NULL,
+    vid TEXT NOT NULL, marker INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY(bid, key, vid)
+) WITHOUT ROWID;
+"""
+VCOLUMNS = COLUMNS + ", marker"
+
+
+class DeleteMarkerRead(AisError):
+    """S3 answers a GET/HEAD of a delete marker's version id with 405."""
+
+    status, code = 405, "MethodNotAllowed"
+
+
+@dataclass(slots=True)
+class Deleted:
+    marker: bool = False   # the delete added (or removed) a delete marker
+    vid: str = ""          # the version id concerned ("" when the bucket never had versioning)
+
+
+@dataclass(slots=True)
+class VersionEntry:
+    meta: ObjectMeta
+    latest: bool
+    marker: bool
+
+
+def status(props: dict[str, Any]) -> str:
+    return str(props.get("versioning", {}).get("s3", ""))
+
+
+def new_vid(props: dict[str, Any]) -> str:
+    """Version id for a new write: time-ordered and unique with versioning Enabled, else "null"."""
+    if status(props) != "Enabled":
+        return "null"
+    return f"{time.time_ns():016x}{secrets.token_hex(6)}"
+
+
+def _db(eng: "Engine"):  # type: ignore[no-untyped-def]
+    db = eng.index.db
+    if not getattr(eng.index, "_s3_versions", False):
+        db.executescript(SCHEMA)
+        eng.index._s3_versions = True  # type: ignore[attr-defined]
+    return db
+
+
+def _insert(eng: "Engine", bid: str, row: Row, marker: bool = False) -> None:
+    _db(eng).execute(f"INSERT OR REPLACE INTO s3_versions(bid, {VCOLUMNS}) VALUES({','.join('?' * 15)})",
+                     (bid, *row, int(marker)))
+
+
+def _get(eng: "Engine", bid: str, key: str, vid: str) -> tuple[Row, bool] | None:
+    r = _db(eng).execute(f"SELECT {VCOLUMNS} FROM s3_versions WHERE bid=? AND key=? AND vid=?",
+                         (bid, key, vid)).fetchone()
+    return (r[:13], bool(r[13])) if r else None
+
+
+def _remove(eng: "Engine", bid: str, key: str, vid: str) -> tuple[Row, bool] | None:
+    found = _get(eng, bid, key, vid)
+    if found is not None:
+        _db(eng).execute("DELETE FROM s3_versions WHERE bid=? AND key=? AND vid=?", (bid, key, vid))
+        if not found[1]:
+            eng._unlink_files([(found[0][1], found[0][2])])
+    return found
+
+
+def retire(eng: "Engine", bid: str, props: dict[str, Any], old: Row | None, key: str, new_vid_: str) -> None:
+    """A new current version replaced `old`: keep `old` as a non-current version, or drop its data."""
+    st = status(props)
+    if st and new_vid_ == "null":
+        _remove(eng, bid, key, "null")       # Suspended: the new write is the one "null" version
+    if old is None:
+        return
+    if st and old[12] != "null" or (st == "Enabled" and old[12] == "null"):
+        _insert(eng, bid, old)
+    else:
+        eng._unlink_files([(old[1], old[2])])
+
+
+def _marker_row(key: str, vid: str) -> Row:
+    now = time.time_ns()
+    return (key, 0, "", 0, "none", "", "", "", now, now, "", "{}", vid)
+
+
+# reads --------------------------------------------------------------------------------------------
+def _find(eng: "Engine", bucket: str, key: str, vid: str, access: int) -> tuple[ObjectMeta, bool]:
+    """(meta, is_current) of a version; errors as S3 gives them."""
+    props, bid = eng._bucket(bucket, access)
+    cur = eng.index.get(bid, key)
+    if cur is not None and (not vid or cur[12] == vid):
+        return row_to_meta(bucket, cur), True
+    if not vid:
+        raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" does not exist")
+    found = _get(eng, bid, key, vid)
+    if found is None:
+        raise VersionNotFound(f"version {vid!r} of \"ais://{bucket}/{key}\" does not exist")
+    if found[1]:
+        raise DeleteMarkerRead("the specified version is a delete marker")
+    return row_to_meta(bucket, found[0]), False
+
+
+async def head(eng: "Engine", bucket: str, key: str, vid: str = "") -> ObjectMeta:
+    if not vid:
+        return await eng.head_object(bucket, key)
+    return _find(eng, bucket, key, vid, ACCESS_HEAD)[0]
+
+
+async def open(eng: "Engine", bucket: str, key: str, vid: str = "") -> "ObjectReader":
+    from .objects import ObjectReader
+    if not vid:
+        return await eng.open_object(bucket, key)
+    meta, current = _find(eng, bucket, key, vid, ACCESS_GET)
+    if current:
+        return await eng.open_object(bucket, key)
+    try:
+        fd = os.open(eng.mountpaths.get(meta.mp).data_path(meta.fid), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ObjectCorrupted(f"data of version {vid!r} of \"ais://{bucket}/{key}\" is missing") from None
+    return ObjectReader(meta, fd)
+
+
+async def copy(eng: "Engine", src_bucket: str, src_key: str, vid: str, dst_bucket: str, dst_key: str,
+               **kw: Any) -> ObjectMeta:
+    """Copy a version (the current one unless `vid` names an older one) to a new current version."""
+    if not vid or _find(eng, src_bucket, src_key, vid, ACCESS_GET)[1]:
+        return await eng.copy_object(src_bucket, src_key, dst_bucket, dst_key, **kw)
+    from .workfile import WorkFile
+    dst_props, dst_bid = eng._bucket(dst_bucket, ACCESS_PUT)
+    eng._check_space()
+    with await open(eng, src_bucket, src_key, vid) as src:
+        m = src.meta
+        wf = WorkFile(eng.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"]})
+        try:
+            await wf.copy_from(src.fd, 0, m.size)
+            await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
+            same = m.cksum.type == dst_props["checksum"]["type"]
+            ctype, custom, headers = kw.get("content_type"), kw.get("custom"), kw.get("headers")
+            return eng._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
+                               content_type=m.content_type if ctype is None else ctype,
+                               custom=dict(m.custom) if custom is None else custom,
+                               headers=dict(m.headers) if headers is None else headers,
+                               etag=m.etag if same else None)
+        except BaseException:
+            wf.abort()
+            raise
+
+
+# deletes -----------------------------------------------------------------------------------------
+async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted:
+    """S3 DELETE: a delete marker (versioning on), one version (`vid`), or the object; missing is fine."""
+    props, bid = eng._bucket(bucket, ACCESS_DELETE)
+    st = status(props)
+    cur = eng.index.get(bid, key)
+    if vid:
+        if cur is not None and cur[12] == vid:
+            eng.index.delete(bid, key)
+            eng._unlink_files([(cur[1], cur[2])])
+            _promote(eng, bid, key)
+            return Deleted(False, vid)
+        found = _remove(eng, bid, key, vid)
+        return Deleted(bool(found and found[1]), vid)
+    if not st:
+        try:
+            await eng.delete_object(bucket, key)
+        except ObjectNotFound:
+            pass
+        return Deleted()
+    mvid = new_vid(props) if st == "Enabled" else "null"
+    if cur is not None:
+        eng.index.delete(bid, key)
+        if cur[12] == "null" and st == "Suspended":
+            eng._unlink_files([(cur[1], cur[2])])
+        else:
+            _insert(eng, bid, cur)
+    if mvid == "null":
+        _remove(eng, bid, key, "null")
+    _insert(eng, bid, _marker_row(key, mvid), marker=True)
+    return Deleted(True, mvid)
+
+
+def _promote(eng: "Engine", bid: str, key: str) -> None:
+    """After the current version is deleted by id, the newest older version (if not a marker) is current."""
+    r = _db(eng).execute(f"SELECT {VCOLUMNS} FROM s3_versions WHERE bid=? AND key=? ORDER BY mtime DESC, vid DESC "
+                         "LIMIT 1", (bid, key)).fetchone()
+    if r is None or r[13]:
+        return
+    _db(eng).execute("DELETE FROM s3_versions WHERE bid=? AND key=? AND vid=?", (bid, key, r[12]))
+    meta = row_to_meta("", r[:13])
+    eng.index.put(bid, meta)
+
+
+# listing -----------------------------------------------------------------------------------------
+def list_versions(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: str = "", vid_marker: str = "",
+                  limit: int = 1000, delimiter: str = "") -> tuple[list[VersionEntry | str], bool, str, str]:
+    """Up to `limit` versions and common prefixes in S3 order (key, newest first).
+
+    Returns (entries, truncated, next_key_marker, next_version_id_marker); a str entry is a common prefix.
+    """
+    props, bid = eng._bucket(bucket, ACCESS_GET)
+    db = _db(eng)
+    upper = prefix_upper_bound(prefix) if prefix else None
+    start, inclusive = (key_marker, bool(vid_marker)) if key_marker and key_marker >= prefix else (prefix, True)
+    skip_until_vid = vid_marker if key_marker and vid_marker else ""
+    out: list[VersionEntry | str] = []
+    batch = max(limit + 1, 64)
+    latest_seen: set[str] = set()
+    while True:
+        op = ">=" if inclusive else ">"
+        where = f"bid=? AND key{op}?" + (" AND key<?" if upper else "")
+        args: tuple = (bid, start, upper) if upper else (bid, start)
+        rows = db.execute(
+            f"SELECT {COLUMNS}, 0, 1 FROM objects WHERE {where} UNION ALL "
+            f"SELECT {VCOLUMNS}, 0 FROM s3_versions WHERE {where} "
+            "ORDER BY 1, 15 DESC, 10 DESC, 13 DESC LIMIT ?", (*args, *args, batch)).fetchall()
+        if not rows:
+            return out, False, "", ""
+        folded = False
+        for r in rows:
+            key = r[0]
+            if skip_until_vid:
+                if key == key_marker:
+                    latest_seen.add(key)
+                    if r[12] == skip_until_vid:
+                        skip_until_vid = ""
+                    continue
+                skip_until_vid = ""
+            if delimiter:
+                cut = key.find(delimiter, len(prefix))
+                if cut >= 0:
+                    cp = key[: cut + len(delimiter)]
+                    if len(out) >= limit:
+                        return out, True, _marker_of(out), _vid_of(out)
+                    out.append(cp)
+                    nxt = prefix_upper_bound(cp)
+                    if nxt is None:
+                        return out, False, "", ""
+                    start, inclusive, folded = nxt, True, True
+                    break
+            if len(out) >= limit:
+                return out, True, _marker_of(out), _vid_of(out)
+            is_latest = key not in latest_seen
+            latest_seen.add(key)
+            out.append(VersionEntry(row_to_meta(bucket, r[:13]), is_latest, bool(r[13])))
+        if folded:
+            continue
+        if len(rows) < batch:
+            return out, False, "", ""
+        # resume at the last row's key: re-read that key whole, skipping what was returned
+        if rows[0][0] == rows[-1][0]:
+            batch *= 2  # one key with more versions than a batch
+        start, inclusive = rows[-1][0], True
+        skip_until_vid = rows[-1][12]
+        key_marker = rows[-1][0]
+
+
+def _marker_of(out: list[VersionEntry | str]) -> str:
+    last = out[-1]
+    return last if isinstance(last, str) else last.meta.key
+
+
+def _vid_of(out: list[VersionEntry | str]) -> str:
+    last = out[-1]
+    return "" if isinstance(last, str) else last.meta.vid
+
+
+def check_empty(eng: "Engine", bucket: str, props: dict[str, Any]) -> None:
+    if _db(eng).execute("SELECT 1 FROM s3_versions WHERE bid=? LIMIT 1", (props["bid"],)).fetchone():
+        raise BucketNotEmpty(f"bucket \"ais://{bucket}\" still holds object versions")
+
+
+def drop_bucket(eng: "Engine", bid: str) -> None:
+    db = _db(eng)
+    files = db.execute("SELECT mp, fid FROM s3_versions WHERE bid=? AND marker=0", (bid,)).fetchall()
+    db.execute("DELETE FROM s3_versions WHERE bid=?", (bid,))
+    with contextlib.suppress(Exception):
+        eng._unlink_files(files)
+
