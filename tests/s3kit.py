@@ -1,0 +1,51 @@
+"""Helpers for the S3 test modules: a keyed server, clients with default settings, raw signed requests."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import httpx
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from support import Server
+
+ACCESS, SECRET = "AKIDAISFSTEST", "s3cr3t/Key+for-tests"
+KEY_ENV = {"AISFS_ACCESS_KEY": ACCESS, "AISFS_SECRET_KEY": SECRET}
+REGION = "us-east-1"
+
+
+def keyed_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
+    return Server(data_dir, *extra, env={**KEY_ENV, **(env or {})}).start()
+
+
+def client(endpoint: str, *, access: str = ACCESS, secret: str = SECRET, **config: Any) -> Any:
+    """boto3 with default settings (CRC32 request checksums included), path-style on a custom endpoint."""
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
+                        region_name=REGION, config=Config(s3={"addressing_style": "path"}, **config))
+
+
+def signed(method: str, url: str, *, body: bytes = b"", headers: dict[str, str] | None = None,
+           secret: str = SECRET, access: str = ACCESS, payload_hash: str | None = None) -> httpx.Response:
+    """One raw request signed with SigV4 by botocore's signer (for shapes the SDKs never send)."""
+    h = dict(headers or {})
+    h.setdefault("x-amz-content-sha256", payload_hash or hashlib.sha256(body).hexdigest())
+    req = AWSRequest(method=method, url=url, data=body, headers=h)
+    S3SigV4Auth(Credentials(access, secret), "s3", REGION).add_auth(req)
+    prepared = req.prepare()
+    return httpx.request(method, prepared.url, headers=dict(prepared.headers.items()), content=body, timeout=30)
+
+
+def random_bytes(n: int) -> bytes:
+    return os.urandom(n)
+
+
+def iter_keys(s3: Any, bucket: str, **kw: Any) -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, **kw):
+        for o in page.get("Contents", []):
+            yield o["Key"]

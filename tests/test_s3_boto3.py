@@ -1,0 +1,216 @@
+"""The S3 face driven by boto3 with default settings: buckets, objects, listing, conditions, copy."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from s3kit import client, iter_keys, keyed_server, random_bytes
+from support import Server
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = keyed_server(tmp_path_factory.mktemp("s3") / "data")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(srv: Server) -> Any:
+    return client(f"{srv.url}/s3")
+
+
+def code(e: pytest.ExceptionInfo[ClientError]) -> str:
+    return e.value.response["Error"]["Code"]
+
+
+def test_buckets_lifecycle(s3: Any, srv: Server) -> None:
+    s3.create_bucket(Bucket="life")
+    assert "life" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    head = s3.head_bucket(Bucket="life")
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-east-1"
+    assert s3.get_bucket_location(Bucket="life").get("LocationConstraint") in (None, "")
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="life")
+    assert code(e) == "BucketAlreadyOwnedByYou"
+    s3.put_object(Bucket="life", Key="x", Body=b"1")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket="life")
+    assert code(e) == "BucketNotEmpty"
+    s3.delete_object(Bucket="life", Key="x")
+    s3.delete_bucket(Bucket="life")
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="life")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as e:
+        s3.list_objects_v2(Bucket="life")
+    assert code(e) == "NoSuchBucket"
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="Bad_Name")
+    assert code(e) == "InvalidBucketName"
+    # LocationConstraint is accepted; buckets made through S3 keep MD5s (config s3.default_checksum)
+    s3.create_bucket(Bucket="located", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    props = httpx.head(f"{srv.url}/v1/buckets/located").headers["ais-bucket-props"]
+    assert '"type": "md5"' in props
+
+
+def test_put_get_head_delete(s3: Any, srv: Server) -> None:
+    s3.create_bucket(Bucket="objs")
+    data = random_bytes(300_000)
+    key = "dir/ünïcode key+with%chars.bin"
+    r = s3.put_object(Bucket="objs", Key=key, Body=data, ContentType="application/x-test",
+                      Metadata={"color": "blue"}, CacheControl="max-age=60", ContentDisposition="inline",
+                      ContentLanguage="en", Expires=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+    md5 = hashlib.md5(data).hexdigest()
+    assert r["ETag"] == f'"{md5}"'
+    g = s3.get_object(Bucket="objs", Key=key)
+    assert g["Body"].read() == data
+    assert g["ETag"] == f'"{md5}"' and g["ContentType"] == "application/x-test"
+    assert g["Metadata"] == {"color": "blue"}
+    assert g["CacheControl"] == "max-age=60" and g["ContentDisposition"] == "inline" and g["ContentLanguage"] == "en"
+    assert g["Expires"].year == 2030 if isinstance(g.get("Expires"), dt.datetime) else True
+    h = s3.head_object(Bucket="objs", Key=key)
+    assert h["ContentLength"] == len(data) and h["LastModified"].tzinfo is not None
+    # the same object through /v1: same bytes and checksum
+    v1 = httpx.get(f"{srv.url}/v1/objects/objs/{httpx.URL('/' + key).raw_path.decode()[1:]}")
+    assert v1.status_code == 200 and v1.content == data
+    assert v1.headers["ais-checksum-type"] == "md5" and v1.headers["ais-checksum-value"] == md5
+    # ranges, overrides, partNumber of a plain object
+    assert s3.get_object(Bucket="objs", Key=key, Range="bytes=10-19")["Body"].read() == data[10:20]
+    assert s3.get_object(Bucket="objs", Key=key, Range="bytes=-5")["Body"].read() == data[-5:]
+    o = s3.get_object(Bucket="objs", Key=key, ResponseContentType="text/plain", ResponseContentDisposition="attachment")
+    assert o["ContentType"] == "text/plain" and o["ContentDisposition"] == "attachment"
+    assert s3.get_object(Bucket="objs", Key=key, PartNumber=1)["ContentLength"] == len(data)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="objs", Key=key, Range=f"bytes={len(data)}-")
+    assert code(e) == "InvalidRange"
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["content-range"] == f"bytes */{len(data)}"
+    # checksums: boto3 sent CRC32 and gets it back when it asks
+    h = s3.head_object(Bucket="objs", Key=key, ChecksumMode="ENABLED")
+    assert h.get("ChecksumCRC32")
+    # delete, missing key, missing bucket
+    assert s3.delete_object(Bucket="objs", Key=key)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert s3.delete_object(Bucket="objs", Key=key)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="objs", Key=key)
+    assert code(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="nobucket", Key="k", Body=b"")
+    assert code(e) == "NoSuchBucket"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="objs", Key="k" * 1025, Body=b"")
+    assert code(e) == "KeyTooLongError"
+
+
+def test_conditional_get(s3: Any) -> None:
+    s3.create_bucket(Bucket="cond")
+    etag = s3.put_object(Bucket="cond", Key="k", Body=b"abc")["ETag"]
+    lm = s3.head_object(Bucket="cond", Key="k")["LastModified"]
+    assert s3.get_object(Bucket="cond", Key="k", IfMatch=etag)["Body"].read() == b"abc"
+    for kw, status in ((dict(IfMatch='"0000"'), 412), (dict(IfNoneMatch=etag), 304),
+                       (dict(IfModifiedSince=lm + dt.timedelta(seconds=5)), 304),
+                       (dict(IfUnmodifiedSince=lm - dt.timedelta(days=1)), 412)):
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket="cond", Key="k", **kw)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == status, kw
+    assert s3.get_object(Bucket="cond", Key="k", IfNoneMatch='"other"')["Body"].read() == b"abc"
+    assert s3.get_object(Bucket="cond", Key="k", IfModifiedSince=lm - dt.timedelta(days=1))["Body"].read() == b"abc"
+
+
+def test_listing_v1_v2(s3: Any) -> None:
+    s3.create_bucket(Bucket="lst")
+    keys = ["a/1", "a/2", "a/b/3", "b+c", "b c", "d/", "e%f", "zz/ü/1"] + [f"many/{i:03d}" for i in range(25)]
+    for k in keys:
+        s3.put_object(Bucket="lst", Key=k, Body=b"x")
+    assert list(iter_keys(s3, "lst", PaginationConfig={"PageSize": 4})) == sorted(keys, key=lambda k: k.encode())
+    r = s3.list_objects_v2(Bucket="lst", MaxKeys=5)
+    assert r["IsTruncated"] and r["KeyCount"] == 5 and r["NextContinuationToken"]
+    r = s3.list_objects_v2(Bucket="lst", Delimiter="/")
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a/", "d/", "many/", "zz/"]
+    assert [o["Key"] for o in r["Contents"]] == ["b c", "b+c", "e%f"]
+    r = s3.list_objects_v2(Bucket="lst", Prefix="a/", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["a/1", "a/2"] and r["CommonPrefixes"] == [{"Prefix": "a/b/"}]
+    r = s3.list_objects_v2(Bucket="lst", Delimiter="b")   # any delimiter
+    assert {p["Prefix"] for p in r["CommonPrefixes"]} == {"a/b", "b"}
+    r = s3.list_objects_v2(Bucket="lst", StartAfter="many/020", Prefix="many/")
+    assert [o["Key"] for o in r["Contents"]] == [f"many/{i:03d}" for i in range(21, 25)]
+    r = s3.list_objects_v2(Bucket="lst", Prefix="many/", MaxKeys=1, FetchOwner=True)
+    assert r["Contents"][0]["Owner"]["ID"]
+    # v1 with markers, paging through common prefixes
+    seen, marker = [], ""
+    while True:
+        r = s3.list_objects(Bucket="lst", Delimiter="/", MaxKeys=2, Marker=marker)
+        seen += [o["Key"] for o in r.get("Contents", [])] + [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        if not r["IsTruncated"]:
+            break
+        marker = r["NextMarker"]
+    assert sorted(seen) == sorted(["a/", "b c", "b+c", "d/", "e%f", "many/", "zz/"])
+    r = s3.list_objects_v2(Bucket="lst", MaxKeys=0)
+    assert r["KeyCount"] == 0 and not r["IsTruncated"]
+    assert s3.list_objects_v2(Bucket="lst", Prefix="zz/ü/")["Contents"][0]["Key"] == "zz/ü/1"
+
+
+def test_delete_objects_and_copy(s3: Any) -> None:
+    s3.create_bucket(Bucket="cp1")
+    s3.create_bucket(Bucket="cp2")
+    for i in range(5):
+        s3.put_object(Bucket="cp1", Key=f"k{i}", Body=f"v{i}".encode(), Metadata={"n": str(i)}, ContentType="text/x")
+    r = s3.delete_objects(Bucket="cp1", Delete={"Objects": [{"Key": "k0"}, {"Key": "k1"}, {"Key": "absent"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["absent", "k0", "k1"]
+    r = s3.delete_objects(Bucket="cp1", Delete={"Objects": [{"Key": "k2"}], "Quiet": True})
+    assert "Deleted" not in r and "Errors" not in r
+    assert list(iter_keys(s3, "cp1")) == ["k3", "k4"]
+    # copy across buckets keeps metadata (COPY), REPLACE replaces it
+    r = s3.copy_object(Bucket="cp2", Key="c3", CopySource={"Bucket": "cp1", "Key": "k3"})
+    g = s3.get_object(Bucket="cp2", Key="c3")
+    assert g["Body"].read() == b"v3" and g["Metadata"] == {"n": "3"} and g["ContentType"] == "text/x"
+    assert r["CopyObjectResult"]["ETag"] == g["ETag"]
+    s3.copy_object(Bucket="cp2", Key="c4", CopySource="cp1/k4", MetadataDirective="REPLACE",
+                   Metadata={"new": "yes"}, ContentType="text/y")
+    g = s3.get_object(Bucket="cp2", Key="c4")
+    assert g["Metadata"] == {"new": "yes"} and g["ContentType"] == "text/y"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="cp1", Key="k3", CopySource="cp1/k3")
+    assert code(e) == "InvalidRequest"
+    etag = s3.head_object(Bucket="cp1", Key="k3")["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="cp2", Key="c5", CopySource="cp1/k3", CopySourceIfNoneMatch=etag)
+    assert code(e) == "PreconditionFailed"
+    s3.copy_object(Bucket="cp2", Key="c5", CopySource="cp1/k3", CopySourceIfMatch=etag)
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="cp2", Key="c6", CopySource="cp1/absent")
+    assert code(e) == "NoSuchKey"
+
+
+def test_transfer_manager_multipart_and_unsupported(s3: Any) -> None:
+    s3.create_bucket(Bucket="big")
+    data = random_bytes(20 << 20)
+    s3.upload_fileobj(io.BytesIO(data), "big", "obj")
+    h = s3.head_object(Bucket="big", Key="obj")
+    assert h["ETag"].endswith('-3"') and h["ContentLength"] == len(data)
+    out = io.BytesIO()
+    s3.download_fileobj("big", "obj", out)
+    assert out.getvalue() == data
+    assert s3.get_object(Bucket="big", Key="obj", PartNumber=2)["Body"].read() == data[8 << 20:16 << 20]
+    for call in (lambda: s3.get_bucket_policy(Bucket="big"), lambda: s3.get_bucket_lifecycle_configuration(Bucket="big"),
+                 lambda: s3.get_bucket_cors(Bucket="big"), lambda: s3.get_object_tagging(Bucket="big", Key="obj")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "NotImplemented" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert s3.get_bucket_acl(Bucket="big")["Grants"][0]["Permission"] == "FULL_CONTROL"
+
+
+def test_served_at_root_too(srv: Server) -> None:
+    root = client(srv.url)
+    root.create_bucket(Bucket="rooted")
+    root.put_object(Bucket="rooted", Key="k", Body=b"root")
+    assert client(f"{srv.url}/s3").get_object(Bucket="rooted", Key="k")["Body"].read() == b"root"
