@@ -25,13 +25,11 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # Root runs apt-get itself; anyone else goes through sudo when there is one.
-as_root() {
-    if [[ $EUID -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "need root to run: $* (run as root or install sudo)"
+SUDO=()
+need_root() {
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "need root to install: $* (run as root, or install sudo)"
+        SUDO=(sudo)
     fi
 }
 
@@ -71,12 +69,15 @@ ensure_packages() {
     done
     [[ ${#missing[@]} -eq 0 ]] && return
     command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get (this targets Debian 12)"
+    need_root "${missing[@]}"
     say "installing Debian packages: ${missing[*]}"
     local log
     log=$(mktemp)
     # noninteractive: CI has no stdin; the log is shown only if apt fails, to stay quiet otherwise.
-    if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    # sudo may ask for a password: keep its prompt on the terminal, only apt's chatter goes to the log.
+    [[ ${#SUDO[@]} -eq 0 ]] || sudo -v
+    if ! { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
         die "apt-get failed"
