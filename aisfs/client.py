@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Concatenate, Generator, Generic,
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Concatenate, Generator,
                     Iterable, Iterator, ParamSpec, TypeVar)
 
 import httpx
@@ -553,9 +553,14 @@ class Client:
             raise _unreachable(self.endpoint, e) from e
 
     def download(self, bucket: str, key: str, out: Any, *, offset: int = 0, length: int | None = None,
-                 on_chunk: Callable[[int], None] | None = None) -> ObjectInfo:
-        """Write an object (or range) to the binary file `out`, chunk by chunk; returns its info."""
+                 on_chunk: Callable[[int], None] | None = None,
+                 on_open: Callable[[ObjectInfo], None] | None = None) -> ObjectInfo:
+        """Write an object (or range) to the binary file `out`, chunk by chunk; returns its info.
+
+        `on_open` sees the info (size = bytes to come) before the first chunk, e.g. to size a progress bar."""
         with self.open_object(bucket, key, offset=offset, length=length) as (info, chunks):
+            if on_open:
+                on_open(info)
             got = 0
             for chunk in chunks:
                 out.write(chunk)

@@ -8,12 +8,13 @@ from engine.errors import AisError, BucketNotFound
 
 from . import uri
 from .cmdutil import (UsageError, add_command, add_group, add_json_flag, add_wait_flags, client, dotted_subset,
-                      human_size, ns_time, parse_settings, print_json, show_settings, started_job, table, warn)
+                      human_size, ns_time, parse_settings, parse_uri, print_json, show_settings, started_job, table,
+                      warn)
 
 
 def bucket_arg(text: str) -> str:
     """A bucket-only argument: `ais://b`, `ais://b/` or `b`."""
-    u = uri.parse(text)
+    u = parse_uri(text)
     if u.key:
         raise UsageError(f"{text!r}: expected a bucket (ais://BUCKET), not an object")
     return u.bucket

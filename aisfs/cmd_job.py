@@ -6,7 +6,7 @@ from typing import Any
 
 from . import uri
 from .cmdutil import (add_command, add_group, add_json_flag, add_progress_flags, client, human_size, job_state,
-                      job_summary, ns_time, print_json, table, wait_for_job)
+                      ns_time, parse_uri, print_json, table, wait_for_job)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -14,7 +14,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.id:
             jobs = [cl.get_job(args.id)]
         else:
-            bucket = uri.parse(args.bucket).bucket if args.bucket else ""
+            bucket = parse_uri(args.bucket).bucket if args.bucket else ""
             jobs = cl.list_jobs(kind=args.kind or "", bucket=bucket, running=not args.all)
     if args.json:
         print_json(jobs[0] if args.id else jobs)

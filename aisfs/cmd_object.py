@@ -18,7 +18,8 @@ from . import uri
 from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_chunks, parse_custom_md
 from .cmd_bucket import list_buckets
 from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageError, add_command, add_json_flag,
-                      add_progress_flags, add_wait_flags, client, human_size, print_json, started_job, table, warn)
+                      add_progress_flags, add_wait_flags, client, human_size, parse_uri, print_json, started_job,
+                      table, warn)
 
 DEFAULT_WORKERS = 4
 ALL_PROPS = "name,size,version,checksum,atime,custom"
@@ -28,7 +29,7 @@ COLUMNS = {"name": "NAME", "size": "SIZE", "version": "VERSION", "checksum": "CH
 
 def object_arg(text: str) -> uri.Uri:
     """`ais://b/key` or `b/key` with a non-empty key."""
-    u = uri.parse(text)
+    u = parse_uri(text)
     if not u.key:
         raise UsageError(f"{text!r}: expected an object (ais://BUCKET/OBJECT)")
     return u
@@ -45,7 +46,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if args.prefix or args.props or args.limit:
             raise UsageError("--prefix, --props and --limit need a bucket: aisfs ls ais://BUCKET")
         return list_buckets(args)
-    u = uri.parse(args.target)
+    u = parse_uri(args.target)
     if u.key and args.prefix:
         raise UsageError("give the prefix either in the URI or with --prefix, not both")
     props = _ls_props(args)
@@ -121,7 +122,7 @@ def _cell(e: dict[str, Any], prop: str, raw: bool) -> str:
 
 # head ------------------------------------------------------------------------------------------------
 def cmd_head(args: argparse.Namespace) -> int:
-    u = uri.parse(args.target)
+    u = parse_uri(args.target)
     with client(args) as cl:
         if not u.key:
             summary = cl.bucket_summary(u.bucket)
@@ -153,7 +154,7 @@ class Upload:
 
 
 def cmd_put(args: argparse.Namespace) -> int:
-    dst = uri.parse(args.dst)
+    dst = parse_uri(args.dst)
     custom = parse_custom_md(args.meta) if args.meta else None
     if args.src == "-":
         if not dst.key or dst.key.endswith("/"):
@@ -258,7 +259,7 @@ def _err_text(e: BaseException) -> str:
 
 # get -------------------------------------------------------------------------------------------------
 def cmd_get(args: argparse.Namespace) -> int:
-    src = uri.parse(args.src)
+    src = parse_uri(args.src)
     if src.key and args.prefix:
         raise UsageError("give the prefix either in the URI or with --prefix, not both")
     if not src.key or src.key.endswith("/") or args.prefix:
@@ -281,7 +282,7 @@ def _get_one(args: argparse.Namespace, src: uri.Uri) -> int:
         if dst.is_dir() or (args.dst or "").endswith(os.sep):
             dst = dst / _basename(src.key)
         with Progress(args, None, src.key) as bar:
-            info = _download(cl, src.bucket, src.key, dst, bar, args)
+            info = _download(cl, src.bucket, src.key, dst, bar, args, sized=True)
     print(f"GET {src} => \"{dst}\" ({human_size(info.size)})")
     return 0
 
@@ -293,16 +294,22 @@ def _basename(key: str) -> str:
     return name
 
 
-def _download(cl: Client, bucket: str, key: str, dst: Path, bar: Progress, args: argparse.Namespace) -> ObjectInfo:
-    """Into a temp file beside `dst`, renamed when complete: no half-written files under the real name."""
+def _download(cl: Client, bucket: str, key: str, dst: Path, bar: Progress, args: argparse.Namespace, *,
+              sized: bool = False) -> ObjectInfo:
+    """Into a temp file beside `dst`, renamed when complete: no half-written files under the real name.
+
+    `sized`: the bar is this object's own, so its total is the object's size."""
+    on_open = (lambda info: bar.set_total(info.size)) if sized else None
     if dst.exists() and not dst.is_file():  # /dev/null, a fifo: write in place
         with open(dst, "wb") as f:
-            return cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update)
+            return cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,
+                               on_open=on_open)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name[:100]}.", suffix=".aisfs-part")
     try:
         with os.fdopen(fd, "wb") as f:
-            info = cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update)
+            info = cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,
+                               on_open=on_open)
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would surprise; give what open() would
         os.replace(tmp, dst)
         return info
@@ -366,7 +373,7 @@ def cmd_cat(args: argparse.Namespace) -> int:
 
 # rm --------------------------------------------------------------------------------------------------
 def cmd_rm(args: argparse.Namespace) -> int:
-    targets = [uri.parse(t) for t in args.targets]
+    targets = [parse_uri(t) for t in args.targets]
     if args.template is not None or args.list is not None or args.recursive:
         return _rm_many(args, targets)
     failed = 0

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Sequence, TextIO
 
 from engine.errors import BadRequest
 
+from . import uri
 from .client import DEFAULT_ENDPOINT, ENDPOINT_ENV, Client
 
 PROGRESS_MIN_BYTES = 8 << 20   # on a terminal, transfers this large get a bar without --progress
@@ -61,6 +62,14 @@ def add_json_flag(p: argparse.ArgumentParser) -> None:
 def add_wait_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="wait for the job to finish, showing its progress")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up waiting after this long")
+
+
+def parse_uri(text: str, *, allow_empty: bool = False) -> uri.Uri:
+    """A URI argument; a malformed one is a usage error (exit 2), not a server error."""
+    try:
+        return uri.parse(text, allow_empty=allow_empty)
+    except BadRequest as e:
+        raise UsageError(e.message) from None
 
 
 def client(args: argparse.Namespace) -> Client:
@@ -209,6 +218,13 @@ class Progress:
         if self._bar is not None:
             with self._lock:
                 self._bar.update(n)
+
+    def set_total(self, total: int) -> None:
+        """For transfers whose size is known only once they start (a GET's Content-Length)."""
+        if self._bar is not None:
+            with self._lock:
+                self._bar.total = total
+                self._bar.refresh()
 
     def set(self, n: int, total: int | None = None) -> None:
         if self._bar is not None:
