@@ -144,23 +144,39 @@ def _run_foreground(args: argparse.Namespace, cfg: Any) -> int:
     def ready(err: str | None) -> None:
         nonlocal ready_fd
         if ready_fd is not None:
-            os.write(ready_fd, (f"error: {err}\n" if err else "ready\n").encode())
+            os.write(ready_fd, (f"{err}\n" if err else "ready\n").encode())
             os.close(ready_fd)
             ready_fd = None
 
     try:
         trio.run(run, cfg, ready)
-    except SystemExit as e:
-        ready(str(e.code))
-        raise
     except BaseException as e:
-        ready(f"{type(e).__name__}: {e}")
-        if isinstance(e, KeyboardInterrupt):
+        cause = _first_error(e)
+        if isinstance(cause, KeyboardInterrupt):
+            ready("interrupted")
             return 130
-        logging.getLogger("aisfs.fuse").exception("mount failed")
-        print(f"aisfs mount: {e}", file=sys.stderr)
+        from engine.errors import AisError
+
+        from .fuse.daemon import MountError
+
+        if isinstance(cause, AisError):
+            msg = cause.message
+        elif isinstance(cause, (MountError, OSError, RuntimeError)):
+            msg = str(cause)
+        else:
+            logging.getLogger("aisfs.fuse").error("mount failed", exc_info=e)
+            msg = f"{type(cause).__name__}: {cause}"
+        ready(msg)
+        print(f"aisfs mount: {msg}", file=sys.stderr)
         return 1
     return 0
+
+
+def _first_error(e: BaseException) -> BaseException:
+    """Unwrap trio's exception groups down to the first leaf."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return e
 
 
 def _daemonize(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ class Backend(Protocol):
     async def rename_prefix(self, bucket: str, src: str, dst: str) -> None: ...
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta: ...
     async def capacity(self) -> tuple[int, int]: ...
+    async def sync(self) -> None: ...
 
 
 class EmbeddedReader:
@@ -123,6 +124,10 @@ class EmbeddedBackend:
 
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta:
         return await self.engine.update_object_meta(bucket, key, custom=custom)
+
+    async def sync(self) -> None:
+        """fsync(2) of a mount: object data is fsynced at PUT; this makes the index durable too."""
+        await self.engine.sync()
 
     async def capacity(self) -> tuple[int, int]:
         caps = self.engine.capacity()

@@ -26,6 +26,10 @@ READY_TIMEOUT = 30.0
 HTTP_GRACE_SECONDS = 35.0
 
 
+class MountError(Exception):
+    """A reason not to mount, reported to the user in one line."""
+
+
 @dataclass
 class MountConfig:
     mountpoint: Path
@@ -107,7 +111,7 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
     async with open_backend(cfg) as (backend, engine):
         if cfg.bucket is not None and not await backend.bucket_exists(cfg.bucket):
             if not cfg.create_bucket:
-                raise SystemExit(f"aisfs mount: bucket {cfg.bucket!r} does not exist (use --create-bucket)")
+                raise MountError(f"bucket {cfg.bucket!r} does not exist (use --create-bucket)")
             await backend.create_bucket(cfg.bucket)
         ops = AisOps(backend, cfg.bucket, cfg.prefix, defaults, read_only=cfg.read_only)
         pyfuse3.init(ops, str(cfg.mountpoint), _mount_options(cfg))

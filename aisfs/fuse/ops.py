@@ -188,13 +188,14 @@ class AisOps(pyfuse3.Operations):
         assert node.bucket is not None
         st = self._live_state(node) if node.kind == "file" else None
         if st is not None:
-            if remove is not None:
-                if remove not in st.custom:
-                    raise fail(errno.ENODATA)
-                st.custom.pop(remove)
-            st.custom.update(set_ or {})
-            if st.dirty or st.meta is None:
-                return  # applied by the commit
+            async with st.lock:  # not while a commit is uploading: it took its copy of the metadata already
+                if remove is not None:
+                    if remove not in st.custom:
+                        raise fail(errno.ENODATA)
+                    st.custom.pop(remove)
+                st.custom.update(set_ or {})
+                if st.dirty or st.meta is None:
+                    return  # applied by the commit
         key = self._object_key(node)
         meta = await self.b.head(node.bucket, key)
         if meta is None:
@@ -514,9 +515,11 @@ class AisOps(pyfuse3.Operations):
 
     @fuse_op
     async def fsync(self, fh: int, datasync: bool) -> None:
+        """fsync means durable: the content is committed as the object and the index synced."""
         h = self.handles[fh]
         if h.writable and h.state is not None:
             await h.state.commit(self.b)
+            await self.b.sync()
 
     async def release(self, fh: int) -> None:
         h = self.handles.pop(fh, None)

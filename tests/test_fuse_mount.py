@@ -1,0 +1,189 @@
+"""Mount life cycle and options: background mode, umount, SIGTERM, dead daemons, all-buckets root, prefix,
+read-only, presets, and engine errors surfacing as errno at close."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fuse_support import Mount, cleanup, is_mounted, with_engine
+from aisfs.fuse.daemon import pid_file
+from support import ROOT
+
+
+def _pid_of_mount(m: Mount) -> int:
+    """The daemon serving m.mnt (background mode: not our child), from the pid file it writes."""
+    return int(pid_file(m.mnt.resolve()).read_text())
+
+
+def test_background_mount_umount_and_remount(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "bg", "--create-bucket")
+    pid = None
+    try:
+        r = subprocess.run(m.cmd(), cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert is_mounted(m.mnt)  # the command returned only once the mount works
+        m.path("f").write_bytes(b"bg")
+        pid = _pid_of_mount(m)
+        r = m.umount()
+        assert r.returncode == 0, r.stderr
+        assert not is_mounted(m.mnt)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{pid}")
+        m.start()
+        assert m.path("f").read_bytes() == b"bg"
+    finally:
+        m.stop()
+        if pid is not None and os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)
+        cleanup(tmp_path)
+
+
+def test_background_mount_reports_errors(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "nosuchbucket")
+    try:
+        r = subprocess.run(m.cmd(), cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and "does not exist" in r.stderr
+        assert not is_mounted(m.mnt)
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_sigterm_unmounts_and_keeps_data(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "sig", "--create-bucket")
+    try:
+        m.start()
+        m.path("f").write_bytes(b"x" * 1000)
+        assert m.proc is not None
+        m.proc.send_signal(signal.SIGTERM)
+        assert m.proc.wait(20) == 0
+        assert not is_mounted(m.mnt)
+        m.start()
+        assert m.path("f").read_bytes() == b"x" * 1000
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_umount_clears_dead_daemon(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "dead", "--create-bucket")
+    try:
+        m.start()
+        assert m.proc is not None
+        m.proc.kill()
+        m.proc.wait()
+        with pytest.raises(OSError) as ei:
+            os.listdir(m.mnt)
+        assert ei.value.errno == errno.ENOTCONN
+        r = m.umount()
+        assert r.returncode == 0, r.stderr
+        assert not is_mounted(m.mnt)
+        m.start()  # the data dir is usable again
+        assert os.listdir(m.mnt) == []
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_all_buckets_root(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "")
+    try:
+        m.start()
+        assert os.listdir(m.mnt) == []
+        m.path("b1").mkdir()
+        m.path("b2").mkdir()
+        assert sorted(os.listdir(m.mnt)) == ["b1", "b2"]
+        m.path("b1", "f").write_bytes(b"1")
+        with pytest.raises(OSError) as ei:
+            os.rmdir(m.path("b1"))
+        assert ei.value.errno == errno.ENOTEMPTY
+        os.rmdir(m.path("b2"))
+        assert os.listdir(m.mnt) == ["b1"]
+        with pytest.raises(OSError):
+            m.path("file-at-top").write_bytes(b"no")
+        m.restart()
+        assert m.path("b1", "f").read_bytes() == b"1"
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_prefix_root(tmp_path: Path) -> None:
+    async def seed(engine: Any) -> None:
+        await engine.create_bucket("pb")
+        await engine.put_object("pb", "data/train/a", b"A")
+        await engine.put_object("pb", "data/val/b", b"B")
+        await engine.put_object("pb", "other", b"O")
+
+    with_engine(tmp_path / "data", seed)
+    m = Mount(tmp_path, "pb/data")
+    try:
+        m.start()
+        assert sorted(os.listdir(m.mnt)) == ["train", "val"]
+        m.path("new").write_bytes(b"N")
+        m.stop()
+        assert with_engine(m.data_dir, lambda e: e.get_bytes("pb", "data/new")) == b"N"
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_read_only_and_ml_preset(tmp_path: Path) -> None:
+    async def seed(engine: Any) -> None:
+        await engine.create_bucket("ro")
+        await engine.put_object("ro", "f", b"data")
+
+    with_engine(tmp_path / "data", seed)
+    for flags in (["--read-only"], ["--preset", "ml"]):
+        m = Mount(tmp_path, "ro", *flags)
+        try:
+            m.start()
+            assert m.path("f").read_bytes() == b"data"
+            for op in (lambda: m.path("g").write_bytes(b"x"), lambda: m.path("d").mkdir(),
+                       lambda: os.unlink(m.path("f")), lambda: os.setxattr(m.path("f"), "user.meta.a", b"b")):
+                with pytest.raises(OSError) as ei:
+                    op()
+                assert ei.value.errno == errno.EROFS
+        finally:
+            m.stop()
+    cleanup(tmp_path)
+
+
+def test_engine_errors_surface_at_close(tmp_path: Path) -> None:
+    async def seed(engine: Any) -> None:
+        await engine.create_bucket("locked")
+        await engine.put_object("locked", "f", b"old")
+        await engine.set_bucket_props("locked", {"access": "ro"})
+        await engine.create_bucket("full")
+        await engine.set_config({"space.cleanupwm": 1, "space.lowwm": 1, "space.highwm": 1,
+                                  "space.out_of_space": 1})
+
+    with_engine(tmp_path / "data", seed)
+    m = Mount(tmp_path, "")
+    try:
+        m.start()
+        with pytest.raises(OSError) as ei:
+            with open(m.path("locked", "f"), "wb") as f:
+                f.write(b"new")
+        assert ei.value.errno == errno.EACCES
+        assert m.path("locked", "f").read_bytes() == b"old"
+        fd = os.open(m.path("full", "g"), os.O_CREAT | os.O_WRONLY)
+        os.write(fd, b"data")
+        with pytest.raises(OSError) as ei:
+            os.fsync(fd)
+        assert ei.value.errno == errno.ENOSPC
+        with pytest.raises(OSError) as ei:
+            os.close(fd)
+        assert ei.value.errno == errno.ENOSPC
+    finally:
+        m.stop()
+        cleanup(tmp_path)

@@ -1,0 +1,138 @@
+"""Real tools on a real mount: tar, rsync -a, cp -a keep data, times and modes; concurrent readers and writers."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from fuse_support import Mount, cleanup
+
+
+@pytest.fixture(scope="module")
+def m(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mount]:
+    base = tmp_path_factory.mktemp("fusetools")
+    mnt = Mount(base, "tools", "--create-bucket")
+    try:
+        yield mnt.start()
+    finally:
+        mnt.stop()
+        cleanup(base)
+
+
+def run(*cmd: str, cwd: Path | None = None) -> str:
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{cmd}: {r.stderr}"
+    return r.stdout
+
+
+def make_tree(root: Path) -> None:
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "emptydir").mkdir()
+    (root / "a" / "b" / "data.bin").write_bytes(os.urandom(1_500_000))
+    (root / "a" / "small.txt").write_text("small\n")
+    (root / "top.txt").write_text("top\n")
+    (root / "empty.txt").write_bytes(b"")
+    (root / "exec.sh").write_text("#!/bin/sh\n")
+    os.chmod(root / "exec.sh", 0o755)
+    os.chmod(root / "a" / "small.txt", 0o600)
+    os.symlink("a/small.txt", root / "link")
+    for i, p in enumerate(sorted(root.rglob("*"))):
+        t = 1_600_000_000_000_000_000 + i * 1_000_000_000
+        os.utime(p, ns=(t, t), follow_symlinks=False)
+    os.utime(root / "a", ns=(1_500_000_000_000_000_000,) * 2)
+
+
+def snapshot(root: Path, *, dir_times: bool = True) -> dict[str, tuple[object, ...]]:
+    """Type, mode, size, mtime (s) and content digest of every entry."""
+    out: dict[str, tuple[object, ...]] = {}
+    for p in sorted(root.rglob("*")):
+        st = os.lstat(p)
+        rel = str(p.relative_to(root))
+        if stat.S_ISLNK(st.st_mode):
+            out[rel] = ("l", os.readlink(p))
+        elif stat.S_ISDIR(st.st_mode):
+            out[rel] = ("d", stat.S_IMODE(st.st_mode)) + ((int(st.st_mtime),) if dir_times else ())
+        else:
+            out[rel] = ("f", stat.S_IMODE(st.st_mode), st.st_size, int(st.st_mtime), p.read_bytes())
+    return out
+
+
+def test_tar_out_and_in(m: Mount, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    make_tree(src)
+    run("tar", "cf", str(tmp_path / "in.tar"), "-C", str(src), ".")
+    dst = m.path("tarx")
+    dst.mkdir()
+    run("tar", "xf", str(tmp_path / "in.tar"), "-C", str(dst))
+    run("diff", "-r", "--no-dereference", str(src), str(dst))
+    assert snapshot(dst) == snapshot(src)
+    run("tar", "cf", str(tmp_path / "out.tar"), "-C", str(dst), ".")
+    back = tmp_path / "back"
+    back.mkdir()
+    run("tar", "xf", str(tmp_path / "out.tar"), "-C", str(back))
+    run("diff", "-r", "--no-dereference", str(src), str(back))
+    assert snapshot(back) == snapshot(src)
+
+
+def test_rsync_round_trip_keeps_times(m: Mount, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    make_tree(src)
+    run("rsync", "-a", f"{src}/", f"{m.path('rs')}/")
+    assert snapshot(m.path("rs")) == snapshot(src)
+    back = tmp_path / "back"
+    run("rsync", "-a", f"{m.path('rs')}/", f"{back}/")
+    assert snapshot(back) == snapshot(src)
+    out = run("rsync", "-ai", "--dry-run", f"{src}/", f"{m.path('rs')}/")
+    assert out.strip() == "", f"rsync sees differences after a round trip:\n{out}"
+
+
+def test_cp_a_keeps_times_and_modes(m: Mount, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    make_tree(src)
+    run("cp", "-a", str(src), str(m.path("cpa")))
+    assert snapshot(m.path("cpa")) == snapshot(src)
+
+
+def test_many_threads_read_and_write(m: Mount) -> None:
+    base = m.path("conc")
+    base.mkdir()
+    shared = os.urandom(4 << 20)
+    (base / "shared").write_bytes(shared)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            data = os.urandom(100_000 + i)
+            for j in range(5):
+                (base / f"w{i}-{j}").write_bytes(data)
+                assert (base / f"w{i}-{j}").read_bytes() == data
+        except BaseException as e:
+            errors.append(e)
+
+    def reader() -> None:
+        try:
+            for _ in range(3):
+                assert (base / "shared").read_bytes() == shared
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    threads += [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(os.listdir(base)) == 41
+    procs = [subprocess.Popen(["sh", "-c", f"cat {base / 'shared'} | md5sum"], stdout=subprocess.PIPE)
+             for _ in range(4)]
+    sums = {p.communicate(timeout=60)[0].split()[0] for p in procs}
+    assert len(sums) == 1
