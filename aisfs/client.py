@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Concatenate, Generator,
                     Iterable, Iterator, ParamSpec, TypeVar)
 
+import anyio
 import httpx
 
 from engine import errors
@@ -660,4 +661,11 @@ def file_chunks(f: Any, on_chunk: Callable[[int], None] | None = None, chunk: in
     while data := f.read(chunk):
         if on_chunk:
             on_chunk(len(data))
+        yield data
+
+
+async def aiter_file(f: Any, chunk: int = CHUNK) -> AsyncIterator[bytes]:
+    """A binary file as an async stream for `AsyncClient.put_object`; reads run in a worker thread
+    (anyio: under trio and asyncio alike) so the event loop never blocks on the disk."""
+    while data := await anyio.to_thread.run_sync(f.read, chunk):
         yield data
