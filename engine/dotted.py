@@ -58,7 +58,8 @@ def apply(doc: dict[str, Any], updates: dict[str, Any], *, readonly: frozenset[s
     """Return a copy of `doc` with dotted or nested `updates` applied; unknown keys are errors."""
     new = copy.deepcopy(doc)
     for key, value in updates.items():
-        if isinstance(value, dict) and isinstance(doc.get(key), dict) and value:
+        if isinstance(doc.get(key), dict):  # a whole section: merge key by key, never replace it wholesale
+            value = coerce(doc[key], value, key)
             flat = {f"{key}.{k}": v for k, v in flatten(value).items()}
         else:
             flat = {key: value}
