@@ -155,6 +155,8 @@ class RestFace:
                 if objnames is not None and not (isinstance(objnames, list) and all(isinstance(o, str) for o in objnames)):
                     raise BadRequest("objnames must be a list of object names")
                 template = v.get("template")
+                if template is not None and not isinstance(template, str):
+                    raise BadRequest("template must be a string, e.g. \"shard-{0000..0099}.tar\"")
                 if objnames is None and template is None:
                     template = ""
                 job = await eng.delete_objects(name, objnames=objnames, template=template)
