@@ -7,6 +7,7 @@ The server knows nothing about REST or S3: it turns bytes into `Request`s, hands
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
@@ -248,6 +249,10 @@ class _Conn:
                     return
                 if not isinstance(ev, h11.Request):
                     return
+                # h11 bounds only a head that arrives in pieces; one read can carry a bigger one
+                if len(ev.target) + sum(len(k) + len(v) + 4 for k, v in ev.headers) > limits.max_header:
+                    await self._reject(h11.RemoteProtocolError("request head too large", 431))
+                    return
                 first = False
                 await self._handle(Request(self, ev))
                 if not await self._finish_cycle():
@@ -264,7 +269,7 @@ class _Conn:
         status = err.error_status_hint if 400 <= err.error_status_hint < 500 else 400
         if "exceeded" in str(err).lower() or "too large" in str(err).lower():
             status = 431
-        body = (b'{"message":"' + str(err).replace('"', "'").encode() + b'","status":' + str(status).encode() + b"}")
+        body = json.dumps({"message": str(err), "status": status}).encode()
         try:
             if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await self._send(h11.Response(status_code=status, reason=_reason(status), headers=[
