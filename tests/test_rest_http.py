@@ -1,0 +1,144 @@
+"""HTTP behaviour clients rely on: keep-alive, pipelining, `Expect: 100-continue`, graceful stop on SIGTERM."""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from restkit import create_bucket, ourl, read_response, set_props
+from support import Server
+
+
+@pytest.fixture(scope="module")
+def c(shared_server: Server) -> Iterator[httpx.Client]:
+    with shared_server.client() as client:
+        create_bucket(client, "web")
+        yield client
+
+
+def test_keep_alive_many_requests_one_connection(shared_server: Server, c: httpx.Client) -> None:
+    """Hundreds of requests (PUT, GET, HEAD, errors) reuse one TCP connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=10)
+    try:
+        conn.connect()
+        sock, local = conn.sock, conn.sock.getsockname()
+        for i in range(150):
+            body = f"body {i}".encode() * (i + 1)
+            conn.request("PUT", ourl("web", f"ka/{i}"), body=body)
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+            conn.request("GET", ourl("web", f"ka/{i}"))
+            r = conn.getresponse()
+            assert r.status == 200 and r.read() == body
+            conn.request("HEAD", ourl("web", f"ka/{i}"))
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200 and r.getheader("content-length") == str(len(body))
+            conn.request("GET", ourl("web", "ka/missing"))
+            r = conn.getresponse()
+            assert r.status == 404 and b"message" in r.read()
+        assert conn.sock is sock and conn.sock.getsockname() == local
+    finally:
+        conn.close()
+
+
+def test_pipelined_requests(shared_server: Server, c: httpx.Client) -> None:
+    """Requests written back to back before reading are answered in order on the same connection."""
+    c.put(ourl("web", "pipe"), content=b"pipelined")
+    n = 50
+    req = f"GET {ourl('web', 'pipe')} HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", shared_server.port), timeout=10) as s:
+        s.sendall(req * n)
+        f = s.makefile("rb")
+        for _ in range(n):
+            assert read_response(f)[::2] == (200, b"pipelined")
+            assert read_response(f)[::2] == (200, b'{"status": "ok"}')
+
+
+def expect_put(port: int, path: str, body: bytes) -> tuple[bool, int, bytes]:
+    """PUT with `Expect: 100-continue`, sending the body only after the interim 100 (or never, on a final answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"PUT {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n"
+                  f"Expect: 100-continue\r\n\r\n".encode())
+        f = s.makefile("rb")
+        status, _, resp = read_response(f)
+        if status != 100:
+            return False, status, resp
+        s.sendall(body)
+        status, _, resp = read_response(f)
+        return True, status, resp
+
+
+def test_expect_100_continue_raw(shared_server: Server, c: httpx.Client) -> None:
+    """The server sends 100 Continue before the body; refusals come at once, with no body sent."""
+    body = os.urandom(3 << 20)
+    got_100, status, _ = expect_put(shared_server.port, ourl("web", "expect"), body)
+    assert got_100 and status == 200
+    assert c.get(ourl("web", "expect")).content == body
+    got_100, status, resp = expect_put(shared_server.port, ourl("no-such-bucket", "x"), body)
+    assert (got_100, status) == (False, 404) and b"message" in resp
+    create_bucket(c, "web-ro")
+    assert set_props(c, "web-ro", {"access": "ro"}).status_code == 200
+    got_100, status, resp = expect_put(shared_server.port, ourl("web-ro", "x"), body)
+    assert (got_100, status) == (False, 403) and b"message" in resp
+    assert c.get("/v1/health").status_code == 200
+
+
+def test_expect_100_continue_with_curl(shared_server: Server, c: httpx.Client, tmp_path: Path) -> None:
+    """`curl -T` (which sends Expect: 100-continue for large uploads) uploads, and reads back identical."""
+    src = tmp_path / "upload.bin"
+    src.write_bytes(os.urandom(5 << 20))
+    p = subprocess.run(["curl", "-sS", "-v", "--fail", "-T", str(src), shared_server.url + ourl("web", "curl.bin")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "Expect: 100-continue" in p.stderr and "100 Continue" in p.stderr
+    assert c.get(ourl("web", "curl.bin")).content == src.read_bytes()
+    out = tmp_path / "download.bin"
+    p = subprocess.run(["curl", "-sS", "--fail", "-o", str(out), shared_server.url + ourl("web", "curl.bin")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and out.read_bytes() == src.read_bytes()
+
+
+def test_sigterm_lets_a_large_get_finish(tmp_path: Path) -> None:
+    """SIGTERM mid-GET: the GET completes byte for byte, new connections are refused, the process exits 0."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        data = os.urandom(96 << 20)
+        with srv.client() as c:
+            create_bucket(c, "big")
+            assert c.put(ourl("big", "blob"), content=data).status_code == 200
+        idle = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)  # an idle keep-alive connection
+        idle.request("GET", "/v1/health")
+        idle.getresponse().read()
+        h = hashlib.sha256()
+        n = 0
+        with httpx.Client(base_url=srv.url, timeout=30) as c, c.stream("GET", ourl("big", "blob")) as r:
+            assert r.status_code == 200
+            chunks = r.iter_raw(1 << 20)
+            first = next(chunks)
+            h.update(first)
+            n += len(first)
+            assert srv.proc is not None
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(srv.url + "/v1/health", timeout=2)
+            for chunk in chunks:
+                h.update(chunk)
+                n += len(chunk)
+                time.sleep(0.002)  # a slow reader: the server must wait for it, not cut it off
+        assert n == len(data) and h.digest() == hashlib.sha256(data).digest()
+        assert srv.proc.wait(15) == 0
+        idle.close()
+    finally:
+        srv.stop()
