@@ -1,0 +1,53 @@
+"""Embedded mount serving S3 + REST from the same process (`--serve`): both faces see the same objects."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from fuse_support import Mount, cleanup
+from support import free_port
+
+
+def test_mount_and_rest_see_each_other(tmp_path: Path) -> None:
+    port = free_port()
+    m = Mount(tmp_path, "shared", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "0.5")
+    try:
+        m.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    if c.get("/v1/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(0.05)
+            # closed in the mount -> readable over REST at once, same checksum and version
+            data = os.urandom(300_000)
+            m.path("from-mount").write_bytes(data)
+            r = c.get("/v1/objects/shared/from-mount")
+            assert r.status_code == 200 and r.content == data
+            cks = os.getxattr(m.path("from-mount"), "user.ais.checksum").decode()
+            assert cks == f"{r.headers['Ais-Checksum-Type']}:{r.headers['Ais-Checksum-Value']}"
+            assert os.getxattr(m.path("from-mount"), "user.ais.version").decode() == r.headers["Ais-Version"]
+            # PUT over REST -> visible in the mount within the metadata TTL
+            assert c.put("/v1/objects/shared/dir/from-rest", content=b"rest!").status_code == 200
+            deadline = time.monotonic() + 3
+            while not m.path("dir", "from-rest").exists():
+                assert time.monotonic() < deadline, "object PUT over REST did not appear in the mount"
+                time.sleep(0.1)
+            assert m.path("dir", "from-rest").read_bytes() == b"rest!"
+            # overwrite over REST -> new content after the TTL
+            assert c.put("/v1/objects/shared/dir/from-rest", content=b"changed").status_code == 200
+            time.sleep(0.7)
+            assert m.path("dir", "from-rest").read_bytes() == b"changed"
+            # delete in the mount -> gone over REST
+            os.unlink(m.path("from-mount"))
+            assert c.head("/v1/objects/shared/from-mount").status_code == 404
+    finally:
+        m.stop()
+        cleanup(tmp_path)
