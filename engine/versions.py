@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .core import Engine
     from .objects import ObjectReader
 
-SCHEMA = f"""
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS s3_versions(
     bid TEXT NOT NULL, key TEXT NOT NULL, mp INTEGER NOT NULL, fid TEXT NOT NULL, size INTEGER NOT NULL,
     cksum_type TEXT NOT NULL, cksum TEXT NOT NULL, version TEXT NOT NULL, etag TEXT NOT NULL,

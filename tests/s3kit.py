@@ -30,15 +30,31 @@ def client(endpoint: str, *, access: str = ACCESS, secret: str = SECRET, **confi
                         region_name=REGION, config=Config(s3={"addressing_style": "path"}, **config))
 
 
+class _FixedPayload(S3SigV4Auth):
+    """botocore's SigV4 signer, signing the payload hash we choose (streaming, unsigned, or a lie)."""
+
+    def __init__(self, payload_hash: str) -> None:
+        super().__init__(Credentials(ACCESS, SECRET), "s3", REGION)
+        self.payload_hash = payload_hash
+
+    def payload(self, request: AWSRequest) -> str:
+        return self.payload_hash
+
+
+def sign_headers(method: str, url: str, payload_hash: str, headers: dict[str, str] | None = None) -> httpx.Headers:
+    """SigV4 headers for a request whose body the caller frames and sends itself."""
+    req = AWSRequest(method=method, url=url, headers={**(headers or {}), "x-amz-content-sha256": payload_hash})
+    _FixedPayload(payload_hash).add_auth(req)
+    h = httpx.Headers(dict(req.prepare().headers.items()))
+    h.pop("content-length", None)
+    return h
+
+
 def signed(method: str, url: str, *, body: bytes = b"", headers: dict[str, str] | None = None,
-           secret: str = SECRET, access: str = ACCESS, payload_hash: str | None = None) -> httpx.Response:
+           payload_hash: str | None = None) -> httpx.Response:
     """One raw request signed with SigV4 by botocore's signer (for shapes the SDKs never send)."""
-    h = dict(headers or {})
-    h.setdefault("x-amz-content-sha256", payload_hash or hashlib.sha256(body).hexdigest())
-    req = AWSRequest(method=method, url=url, data=body, headers=h)
-    S3SigV4Auth(Credentials(access, secret), "s3", REGION).add_auth(req)
-    prepared = req.prepare()
-    return httpx.request(method, prepared.url, headers=dict(prepared.headers.items()), content=body, timeout=30)
+    h = sign_headers(method, url, payload_hash or hashlib.sha256(body).hexdigest(), headers)
+    return httpx.request(method, url, headers=h, content=body, timeout=30)
 
 
 def random_bytes(n: int) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from pathlib import Path
 from typing import Any, Iterator
 
 import httpx

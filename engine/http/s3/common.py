@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from email.utils import parsedate_tz, mktime_tz
-from typing import TYPE_CHECKING, AsyncIterable
+from typing import AsyncIterable
 
 from ...checksum import new_hasher
 from ...errors import BadDigest, EntityTooLarge, PreconditionFailed
@@ -16,9 +16,6 @@ from ..server import Request, http_date
 from . import chunked
 from .auth import UNSIGNED, Identity
 from .errors import ContentSHA256Mismatch, InvalidDigest, MissingContentLength, NotModified
-
-if TYPE_CHECKING:
-    from ...core import Engine
 
 STORED_HEADERS = ("content-encoding", "content-disposition", "content-language", "cache-control", "expires")
 LATIN1_META = "x-meta-latin1"       # in ObjectMeta.headers: user-metadata keys whose values came as latin-1 bytes
