@@ -238,7 +238,8 @@ def _run_parallel(args: argparse.Namespace, items: list[Any], work: Callable[[An
                   describe: Callable[[Any], str]) -> int:
     """Run `work` over items on --num-workers threads; report each failure, return how many failed."""
     failed = 0
-    with ThreadPoolExecutor(max_workers=max(1, args.num_workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, args.num_workers))
+    try:
         futures = [(item, pool.submit(work, item)) for item in items]
         for item, fut in futures:
             try:
@@ -246,6 +247,8 @@ def _run_parallel(args: argparse.Namespace, items: list[Any], work: Callable[[An
             except (AisError, OSError) as e:
                 failed += 1
                 warn(f"{describe(item)}: {_err_text(e)}")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: drop what has not started
     return failed
 
 
@@ -272,17 +275,17 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def _get_one(args: argparse.Namespace, src: uri.Uri) -> int:
-    with client(args) as cl:
+    with client(args) as cl, Progress(args, None, src.key) as bar:
         if args.dst == "-":
             out = sys.stdout.buffer
-            cl.download(src.bucket, src.key, out, offset=args.offset, length=args.length)
+            cl.download(src.bucket, src.key, out, offset=args.offset, length=args.length, on_chunk=bar.update,
+                        on_open=lambda info: bar.set_total(info.size))
             out.flush()
             return 0
         dst = Path(args.dst) if args.dst else Path(_basename(src.key))
         if dst.is_dir() or (args.dst or "").endswith(os.sep):
             dst = dst / _basename(src.key)
-        with Progress(args, None, src.key) as bar:
-            info = _download(cl, src.bucket, src.key, dst, bar, args, sized=True)
+        info = _download(cl, src.bucket, src.key, dst, bar, args, sized=True)
     print(f"GET {src} => \"{dst}\" ({human_size(info.size)})")
     return 0
 

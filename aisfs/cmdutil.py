@@ -198,33 +198,38 @@ def add_progress_flags(p: argparse.ArgumentParser) -> None:
 
 
 class Progress:
-    """A thread-safe tqdm byte counter, shown only when asked or on a terminal for long transfers."""
+    """A thread-safe tqdm counter on stderr: shown when asked (--progress), or on a terminal for long
+    transfers (`long`, or a size learned later through `set_total`); never with --no-progress."""
 
     def __init__(self, args: argparse.Namespace, total: int | None, desc: str, *, unit: str = "B",
                  long: bool = False) -> None:
-        """`long`: worth a bar on a terminal even without `--progress`."""
-        show = getattr(args, "progress", False) or (
-            long and not getattr(args, "no_progress", False) and sys.stderr.isatty())
         self._lock = threading.Lock()
-        self._bar = None
-        if show:
-            from tqdm import tqdm
-            byte_unit = unit == "B"
-            self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=byte_unit,
-                             unit_divisor=1024 if byte_unit else 1000, file=sys.stderr, leave=True,
-                             dynamic_ncols=True, mininterval=0.2)
+        self._bar: Any = None
+        self._desc, self._unit = desc, unit
+        self._auto = not getattr(args, "no_progress", False) and sys.stderr.isatty()
+        if getattr(args, "progress", False) or (long and self._auto):
+            self._open(total)
+
+    def _open(self, total: int | None) -> None:
+        from tqdm import tqdm
+        byte_unit = self._unit == "B"
+        self._bar = tqdm(total=total, desc=self._desc, unit=self._unit, unit_scale=byte_unit,
+                         unit_divisor=1024 if byte_unit else 1000, file=sys.stderr, leave=True,
+                         dynamic_ncols=True, mininterval=0.2)
+
+    def set_total(self, total: int) -> None:
+        """For transfers whose size is known only once they start (a GET's Content-Length)."""
+        with self._lock:
+            if self._bar is None and self._auto and total >= PROGRESS_MIN_BYTES:
+                self._open(total)
+            elif self._bar is not None:
+                self._bar.total = total
+                self._bar.refresh()
 
     def update(self, n: int) -> None:
         if self._bar is not None:
             with self._lock:
                 self._bar.update(n)
-
-    def set_total(self, total: int) -> None:
-        """For transfers whose size is known only once they start (a GET's Content-Length)."""
-        if self._bar is not None:
-            with self._lock:
-                self._bar.total = total
-                self._bar.refresh()
 
     def set(self, n: int, total: int | None = None) -> None:
         if self._bar is not None:
