@@ -1,0 +1,179 @@
+"""Remote mode: the Backend protocol over a running server's `/v1` REST API (aisfs.client.AsyncClient).
+
+What `/v1` cannot do in one call is emulated, and documented in docs/mount.md: a directory rename moves
+objects one by one (not atomic), and metadata-only changes (chmod, utimes, user.meta.*) re-upload the object.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, AsyncIterable, AsyncIterator
+
+from engine.checksum import Cksum
+from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound
+from engine.meta import ListEntry, ObjectMeta
+
+from ..client import AsyncClient, ObjectInfo
+
+READ_BLOCK = 4 << 20   # one range GET fills this much of a handle's buffer: few, large requests
+LIST_PROPS = "name,size,version,checksum,atime,custom,etag,last-modified"
+
+
+def _parse_rfc3339(s: str) -> int:
+    """RFC 3339 (UTC, up to ns) -> Unix ns; 0 when absent or malformed."""
+    if not s:
+        return 0
+    try:
+        base, _, frac = s.rstrip("Z").partition(".")
+        t = dt.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+        return int(t.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+    except ValueError:
+        return 0
+
+
+def _meta_from_info(info: ObjectInfo) -> ObjectMeta:
+    mtime = int(info.mtime) * 1_000_000_000
+    return ObjectMeta(bucket=info.bucket, key=info.key, size=info.size, cksum=Cksum(info.cksum_type, info.cksum_value),
+                      version=info.version, etag=info.etag, atime_ns=info.atime_ns or mtime, mtime_ns=mtime,
+                      content_type=info.content_type, custom=dict(info.custom))
+
+
+def _meta_from_entry(bucket: str, e: dict[str, Any]) -> ObjectMeta:
+    mtime = _parse_rfc3339(str(e.get("last-modified", ""))) // 1_000_000_000 * 1_000_000_000  # as HEAD shows it
+    return ObjectMeta(bucket=bucket, key=e["name"], size=int(e.get("size", 0)), cksum=Cksum("", str(e.get("checksum", ""))),
+                      version=str(e.get("version", "")), etag=str(e.get("etag", "")),
+                      atime_ns=_parse_rfc3339(str(e.get("atime", ""))) or mtime, mtime_ns=mtime,
+                      custom=dict(e.get("custom-md") or {}))
+
+
+class RemoteReader:
+    """Range GETs of READ_BLOCK into a buffer, so sequential FUSE reads cost one request per 4 MiB."""
+
+    def __init__(self, client: AsyncClient, meta: ObjectMeta) -> None:
+        self.c = client
+        self.meta = meta
+        self._off = 0
+        self._buf = b""
+
+    async def pread(self, size: int, offset: int) -> bytes:
+        end = min(offset + size, self.meta.size)
+        if offset >= end:
+            return b""
+        if not (self._off <= offset and end <= self._off + len(self._buf)):
+            n = max(end - offset, READ_BLOCK)
+            n = min(n, self.meta.size - offset)
+            self._buf = await self.c.get_bytes(self.meta.bucket, self.meta.key, offset, n)
+            self._off = offset
+        return self._buf[offset - self._off:end - self._off]
+
+    def close(self) -> None:
+        self._buf = b""
+
+
+class RemoteBackend:
+    def __init__(self, client: AsyncClient, staging_dir: Path) -> None:
+        self.c = client
+        self.staging_dir = staging_dir
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, endpoint: str, data_dir: Path | None) -> AsyncIterator["RemoteBackend"]:
+        """Staging goes under `data_dir` when given, else a private temp dir removed at exit."""
+        own = data_dir is None
+        staging = Path(tempfile.mkdtemp(prefix="aisfs-staging-")) if own else data_dir / "fuse-staging"  # type: ignore[operator]
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            async with AsyncClient(endpoint) as client:
+                await client.health()
+                yield cls(client, staging)
+        finally:
+            if own:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    async def list_buckets(self) -> list[str]:
+        return [b["name"] for b in await self.c.list_buckets()]
+
+    async def bucket_exists(self, bucket: str) -> bool:
+        try:
+            await self.c.head_bucket(bucket)
+            return True
+        except BucketNotFound:
+            return False
+
+    async def create_bucket(self, bucket: str) -> None:
+        await self.c.create_bucket(bucket)
+
+    async def destroy_empty_bucket(self, bucket: str) -> None:
+        page = await self.c.list_objects(bucket, page_size=1, names_only=True)
+        if page.get("entries"):
+            raise BucketNotEmpty(f"bucket \"ais://{bucket}\" is not empty")
+        await self.c.destroy_bucket(bucket)
+
+    async def head(self, bucket: str, key: str) -> ObjectMeta | None:
+        try:
+            return _meta_from_info(await self.c.head_object(bucket, key))
+        except ObjectNotFound:
+            return None
+
+    async def has_prefix(self, bucket: str, prefix: str) -> bool:
+        page = await self.c.list_objects(bucket, prefix=prefix, page_size=1, names_only=True)
+        return bool(page.get("entries"))
+
+    async def list_dir(self, bucket: str, prefix: str) -> list[ListEntry]:
+        out: list[ListEntry] = []
+        async for e in self.c.iter_objects(bucket, prefix=prefix, no_recursion=True, props=LIST_PROPS):
+            if int(e.get("flags", 0)) & 1 or (e["name"].endswith("/") and "size" not in e):
+                out.append(ListEntry(e["name"], is_dir=True))
+            else:
+                out.append(ListEntry(e["name"], meta=_meta_from_entry(bucket, e)))
+        return out
+
+    async def open_read(self, bucket: str, key: str) -> RemoteReader:
+        meta = await self.head(bucket, key)
+        if meta is None:
+            raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" does not exist")
+        return RemoteReader(self.c, meta)
+
+    async def put(self, bucket: str, key: str, body: AsyncIterable[bytes] | bytes, *, size: int | None,
+                  custom: dict[str, str]) -> ObjectMeta:
+        await self.c.put_object(bucket, key, body, size=size, custom=custom)
+        meta = await self.head(bucket, key)
+        if meta is None:
+            raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" vanished right after its PUT")
+        return meta
+
+    async def delete(self, bucket: str, key: str) -> None:
+        await self.c.delete_object(bucket, key)
+
+    async def rename(self, bucket: str, src: str, dst: str) -> None:
+        await self.c.rename_object(bucket, src, dst)
+
+    async def rename_prefix(self, bucket: str, src: str, dst: str) -> None:
+        keys = [e["name"] async for e in self.c.iter_objects(bucket, prefix=src, names_only=True)]
+        for k in keys:  # /v1 has no prefix move: one rename per object (not atomic)
+            await self.c.rename_object(bucket, k, dst + k[len(src):])
+
+    async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta:
+        """/v1 has no metadata-only update: stream the object onto itself with the new metadata."""
+        size = (await self.c.head_object(bucket, key)).size
+
+        async def body() -> AsyncIterator[bytes]:
+            pos = 0
+            while pos < size:
+                chunk = await self.c.get_bytes(bucket, key, pos, min(READ_BLOCK, size - pos))
+                if not chunk:
+                    raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" shrank while being rewritten")
+                pos += len(chunk)
+                yield chunk
+
+        return await self.put(bucket, key, body(), size=size, custom=custom)
+
+    async def capacity(self) -> tuple[int, int]:
+        caps = await self.c.daemon("capacity")
+        return sum(int(c["total"]) for c in caps), sum(int(c["avail"]) for c in caps)
+
+    async def sync(self) -> None:
+        """Nothing to do here: the server fsyncs each object before acknowledging its PUT (write_policy.fsync)."""
