@@ -295,7 +295,8 @@ class _Conn:
             length = resp.length if resp.length is not None else (0 if body is None else None)
         if length is not None and not any(k == b"content-length" for k, _ in headers):
             headers.append((b"content-length", str(length).encode()))
-        if self.server.draining:
+        if self.server.draining or self.h11.they_are_waiting_for_100_continue:
+            # A client still waiting for 100 Continue may or may not send its body now: close, don't guess.
             headers.append((b"connection", b"close"))
         try:
             if req.method == "HEAD" or resp.status in (204, 304) or resp.head:

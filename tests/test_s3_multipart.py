@@ -1,0 +1,140 @@
+"""Multipart uploads through boto3's low-level calls: parts, copies, completion rules, listings, abort."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from s3kit import client, keyed_server, random_bytes
+from support import Server
+
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = keyed_server(tmp_path_factory.mktemp("mpu") / "data")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(srv: Server) -> Any:
+    c = client(f"{srv.url}/s3")
+    c.create_bucket(Bucket="mpu")
+    return c
+
+
+def code(e: pytest.ExceptionInfo[ClientError]) -> str:
+    return e.value.response["Error"]["Code"]
+
+
+def data_files(srv: Server) -> int:
+    return sum(1 for p in (srv.data_dir / "mpath" / "%ob").rglob("*") if p.is_file())
+
+
+def test_upload_complete_and_read_parts(s3: Any, srv: Server) -> None:
+    parts_data = [random_bytes(5 * MiB), random_bytes(5 * MiB), random_bytes(1234)]
+    up = s3.create_multipart_upload(Bucket="mpu", Key="obj", ContentType="video/x", Metadata={"m": "1"},
+                                    ChecksumAlgorithm="CRC32")
+    uid = up["UploadId"]
+    # invisible while unfinished
+    assert s3.list_objects_v2(Bucket="mpu", Prefix="obj").get("KeyCount") == 0
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket="mpu", Key="obj")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="mpu")["Uploads"]] == [uid]
+    etags = []
+    for i, d in enumerate(parts_data, 1):
+        r = s3.upload_part(Bucket="mpu", Key="obj", UploadId=uid, PartNumber=i, Body=d, ChecksumAlgorithm="CRC32")
+        assert r["ETag"] == f'"{hashlib.md5(d).hexdigest()}"' and r["ChecksumCRC32"]
+        etags.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    lp = s3.list_parts(Bucket="mpu", Key="obj", UploadId=uid, MaxParts=2)
+    assert [p["PartNumber"] for p in lp["Parts"]] == [1, 2] and lp["IsTruncated"]
+    lp = s3.list_parts(Bucket="mpu", Key="obj", UploadId=uid, PartNumberMarker=lp["NextPartNumberMarker"])
+    assert [(p["PartNumber"], p["Size"]) for p in lp["Parts"]] == [(3, 1234)]
+    # rule breaking completions leave the upload in place
+    for bad, want in (([etags[1], etags[0], etags[2]], "InvalidPartOrder"),
+                      ([{**etags[0], "ETag": '"00000000000000000000000000000000"'}], "InvalidPart"),
+                      ([etags[0], {"PartNumber": 9, "ETag": etags[1]["ETag"]}], "InvalidPart")):
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket="mpu", Key="obj", UploadId=uid, MultipartUpload={"Parts": bad})
+        assert code(e) == want
+    r = s3.complete_multipart_upload(Bucket="mpu", Key="obj", UploadId=uid, MultipartUpload={"Parts": etags})
+    md5s = b"".join(hashlib.md5(d).digest() for d in parts_data)
+    assert r["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    whole = b"".join(parts_data)
+    g = s3.get_object(Bucket="mpu", Key="obj")
+    assert g["Body"].read() == whole and g["ContentType"] == "video/x" and g["Metadata"] == {"m": "1"}
+    assert g["ETag"] == r["ETag"]
+    p2 = s3.get_object(Bucket="mpu", Key="obj", PartNumber=2)
+    assert p2["Body"].read() == parts_data[1] and p2["PartsCount"] == 3
+    assert p2["ContentRange"] == f"bytes {5 * MiB}-{10 * MiB - 1}/{len(whole)}"
+    # the same object through /v1, and the upload is gone
+    v1 = httpx.get(f"{srv.url}/v1/objects/mpu/obj")
+    assert v1.content == whole and v1.headers["ais-checksum-value"] == hashlib.md5(whole).hexdigest()
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpu")
+    with pytest.raises(ClientError) as e:
+        s3.list_parts(Bucket="mpu", Key="obj", UploadId=uid)
+    assert code(e) == "NoSuchUpload"
+
+
+def test_entity_too_small_and_abort_cleans_up(s3: Any, srv: Server) -> None:
+    before = data_files(srv)
+    uid = s3.create_multipart_upload(Bucket="mpu", Key="small")["UploadId"]
+    e1 = s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=1, Body=b"a" * 100)["ETag"]
+    e2 = s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=2, Body=b"b" * 100)["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket="mpu", Key="small", UploadId=uid, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert code(e) == "EntityTooSmall"
+    assert data_files(srv) == before + 2
+    s3.abort_multipart_upload(Bucket="mpu", Key="small", UploadId=uid)
+    assert data_files(srv) == before
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=3, Body=b"c")
+    assert code(e) == "NoSuchUpload"
+    with pytest.raises(ClientError) as e:
+        s3.abort_multipart_upload(Bucket="mpu", Key="small", UploadId=uid)
+    assert code(e) == "NoSuchUpload"
+    # a single small part is a valid upload
+    uid = s3.create_multipart_upload(Bucket="mpu", Key="one")["UploadId"]
+    e1 = s3.upload_part(Bucket="mpu", Key="one", UploadId=uid, PartNumber=1, Body=b"only")["ETag"]
+    s3.complete_multipart_upload(Bucket="mpu", Key="one", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]})
+    assert s3.get_object(Bucket="mpu", Key="one")["Body"].read() == b"only"
+
+
+def test_upload_part_copy_and_listing_uploads(s3: Any) -> None:
+    src = random_bytes(6 * MiB)
+    s3.put_object(Bucket="mpu", Key="src", Body=src)
+    uid = s3.create_multipart_upload(Bucket="mpu", Key="copied")["UploadId"]
+    etag = s3.head_object(Bucket="mpu", Key="src")["ETag"]
+    r1 = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=uid, PartNumber=1, CopySource="mpu/src",
+                             CopySourceRange=f"bytes=0-{5 * MiB - 1}", CopySourceIfMatch=etag)
+    r2 = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=uid, PartNumber=2, CopySource="mpu/src",
+                             CopySourceRange=f"bytes={5 * MiB}-{6 * MiB - 1}")
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=uid, PartNumber=3, CopySource="mpu/src",
+                            CopySourceRange=f"bytes=0-{6 * MiB}")
+    assert code(e) == "InvalidRange"
+    s3.complete_multipart_upload(Bucket="mpu", Key="copied", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket="mpu", Key="copied")["Body"].read() == src
+    ids = [s3.create_multipart_upload(Bucket="mpu", Key=f"u/{k}")["UploadId"] for k in ("a", "b", "b", "c")]
+    r = s3.list_multipart_uploads(Bucket="mpu", Prefix="u/", MaxUploads=2)
+    assert r["IsTruncated"] and [u["Key"] for u in r["Uploads"]] == ["u/a", "u/b"]
+    r = s3.list_multipart_uploads(Bucket="mpu", Prefix="u/", KeyMarker=r["NextKeyMarker"],
+                                  UploadIdMarker=r["NextUploadIdMarker"])
+    assert [u["Key"] for u in r["Uploads"]] == ["u/b", "u/c"] and not r["IsTruncated"]
+    for k, i in zip(("a", "b", "b", "c"), ids):
+        s3.abort_multipart_upload(Bucket="mpu", Key=f"u/{k}", UploadId=i)
+    # deleting a bucket drops its unfinished uploads
+    s3.create_bucket(Bucket="mpgone")
+    s3.create_multipart_upload(Bucket="mpgone", Key="k")
+    s3.delete_bucket(Bucket="mpgone")
