@@ -189,6 +189,8 @@ async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted
             _promote(eng, bid, key)
             return Deleted(False, vid)
         found = _remove(eng, bid, key, vid)
+        if found is not None and cur is None:
+            _promote(eng, bid, key)   # the removed one may have been the latest (a delete marker)
         return Deleted(bool(found and found[1]), vid)
     if not st:
         try:

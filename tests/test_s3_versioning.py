@@ -1,0 +1,117 @@
+"""S3 versioning beyond AIStore: older versions stay readable, delete markers, Suspended and `null`."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from s3kit import client, keyed_server
+from support import Server
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = keyed_server(tmp_path_factory.mktemp("ver") / "data")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(srv: Server) -> Any:
+    return client(f"{srv.url}/s3")
+
+
+def versions_of(s3: Any, bucket: str, key: str) -> list[tuple[str, bool, bool]]:
+    """(version id, is latest, is delete marker), newest first."""
+    r = s3.list_object_versions(Bucket=bucket, Prefix=key)
+    out = [(v["VersionId"], v["IsLatest"], False, v["LastModified"]) for v in r.get("Versions", []) if v["Key"] == key]
+    out += [(d["VersionId"], d["IsLatest"], True, d["LastModified"]) for d in r.get("DeleteMarkers", []) if d["Key"] == key]
+    out.sort(key=lambda t: t[3], reverse=True)
+    return [t[:3] for t in out]
+
+
+def test_enabled_keeps_every_version(s3: Any, srv: Server) -> None:
+    s3.create_bucket(Bucket="ver")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="ver")
+    s3.put_object(Bucket="ver", Key="k", Body=b"before")        # the null version, from before versioning
+    s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="ver")["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket="ver", Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket="ver", Key="k", Body=b"two")["VersionId"]
+    assert v1 != v2 and "null" not in (v1, v2)
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"two"
+    assert s3.get_object(Bucket="ver", Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert s3.get_object(Bucket="ver", Key="k", VersionId="null")["Body"].read() == b"before"
+    assert s3.head_object(Bucket="ver", Key="k", VersionId=v1)["ContentLength"] == 3
+    assert s3.get_object(Bucket="ver", Key="k")["VersionId"] == v2
+    vs = versions_of(s3, "ver", "k")
+    assert [v[0] for v in vs] == [v2, v1, "null"] and [v[1] for v in vs] == [True, False, False]
+    # the engine and /v1 show the same current version
+    v1r = httpx.get(f"{srv.url}/v1/objects/ver/k")
+    assert v1r.content == b"two"
+    # delete adds a marker; older versions stay readable
+    d = s3.delete_object(Bucket="ver", Key="k")
+    assert d["DeleteMarker"] and d["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="ver", Key="k")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    assert s3.get_object(Bucket="ver", Key="k", VersionId=v2)["Body"].read() == b"two"
+    assert "Contents" not in s3.list_objects_v2(Bucket="ver", Prefix="k")
+    vs = versions_of(s3, "ver", "k")
+    assert vs[0] == (d["VersionId"], True, True) and len(vs) == 4
+    # removing the marker by id brings the newest version back
+    s3.delete_object(Bucket="ver", Key="k", VersionId=d["VersionId"])
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"two"
+    # deleting the current version by id promotes the previous one
+    s3.delete_object(Bucket="ver", Key="k", VersionId=v2)
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="ver", Key="k", VersionId=v2)
+    assert e.value.response["Error"]["Code"] == "NoSuchVersion"
+    # copy from an older version
+    s3.copy_object(Bucket="ver", Key="restored", CopySource={"Bucket": "ver", "Key": "k", "VersionId": "null"})
+    assert s3.get_object(Bucket="ver", Key="restored")["Body"].read() == b"before"
+    # a bucket holding versions is not empty
+    for v in s3.list_object_versions(Bucket="ver").get("Versions", []):
+        s3.delete_object(Bucket="ver", Key=v["Key"], VersionId=v["VersionId"])
+    s3.put_object(Bucket="ver", Key="x", Body=b"x")
+    s3.delete_object(Bucket="ver", Key="x")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket="ver")
+    assert e.value.response["Error"]["Code"] == "BucketNotEmpty"
+
+
+def test_suspended_writes_the_null_version(s3: Any) -> None:
+    s3.create_bucket(Bucket="sus")
+    s3.put_bucket_versioning(Bucket="sus", VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket="sus", Key="k", Body=b"kept")["VersionId"]
+    s3.put_bucket_versioning(Bucket="sus", VersioningConfiguration={"Status": "Suspended"})
+    assert s3.put_object(Bucket="sus", Key="k", Body=b"n1").get("VersionId") == "null"
+    assert s3.put_object(Bucket="sus", Key="k", Body=b"n2").get("VersionId") == "null"
+    assert [v[0] for v in versions_of(s3, "sus", "k")] == ["null", v1]
+    assert s3.get_object(Bucket="sus", Key="k")["Body"].read() == b"n2"
+    assert s3.get_object(Bucket="sus", Key="k", VersionId=v1)["Body"].read() == b"kept"
+    d = s3.delete_object(Bucket="sus", Key="k")
+    assert d["DeleteMarker"] and d["VersionId"] == "null"
+    assert versions_of(s3, "sus", "k") == [("null", True, True), (v1, False, False)]
+
+
+def test_list_versions_paging(s3: Any) -> None:
+    s3.create_bucket(Bucket="vpage")
+    s3.put_bucket_versioning(Bucket="vpage", VersioningConfiguration={"Status": "Enabled"})
+    want = []
+    for key in ("a", "b/1", "b/2", "c"):
+        for i in range(3):
+            want.append((key, s3.put_object(Bucket="vpage", Key=key, Body=str(i).encode())["VersionId"]))
+    seen = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket="vpage", PaginationConfig={"PageSize": 2}):
+        seen += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+    expected = sorted(want, key=lambda kv: (kv[0], [-ord(c) for c in kv[1]]))
+    assert seen == expected
+    r = s3.list_object_versions(Bucket="vpage", Delimiter="/")
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["b/"]
+    assert {v["Key"] for v in r["Versions"]} == {"a", "c"}
