@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from engine.errors import AisError
+from engine.errors import AisError, ObjectNotFound
 
 from . import uri
 from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_chunks, parse_custom_md
@@ -22,6 +22,7 @@ from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageErr
                       table, warn)
 
 DEFAULT_WORKERS = 4
+MAX_PAGE = 10_000
 ALL_PROPS = "name,size,version,checksum,atime,custom"
 COLUMNS = {"name": "NAME", "size": "SIZE", "version": "VERSION", "checksum": "CHECKSUM", "atime": "ATIME",
            "custom": "CUSTOM", "etag": "ETAG", "last-modified": "LAST-MODIFIED"}
@@ -50,8 +51,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if u.key and args.prefix:
         raise UsageError("give the prefix either in the URI or with --prefix, not both")
     props = _ls_props(args)
+    page_size = args.page_size or (min(args.limit, MAX_PAGE) if args.limit else 0)  # do not fetch 10k to show 10
     kw = dict(prefix=u.key or args.prefix or "", props=",".join(props), names_only=props == ["name"],
-              no_recursion=args.no_recursion, page_size=args.page_size or 0)
+              no_recursion=args.no_recursion, page_size=page_size)
     with client(args) as cl:
         entries = cl.iter_objects(u.bucket, limit=args.limit or 0, **kw)
         if args.json:
@@ -271,7 +273,18 @@ def cmd_get(args: argparse.Namespace) -> int:
         if args.offset or args.length:
             raise UsageError("--offset/--length apply to one object")
         return _get_many(args, src.bucket, src.key or args.prefix)
-    return _get_one(args, src)
+    try:
+        return _get_one(args, src)
+    except ObjectNotFound:
+        # `get ais://b/dir` where dir/ is a virtual directory: download it, as `cp -r dir` would.
+        if args.dst == "-" or args.offset or args.length or not _has_prefix(args, src.bucket, src.key + "/"):
+            raise
+        return _get_many(args, src.bucket, src.key + "/")
+
+
+def _has_prefix(args: argparse.Namespace, bucket: str, prefix: str) -> bool:
+    with client(args) as cl:
+        return bool(cl.list_objects(bucket, prefix=prefix, page_size=1, names_only=True).get("entries"))
 
 
 def _get_one(args: argparse.Namespace, src: uri.Uri) -> int:

@@ -229,6 +229,10 @@ def test_put_get_directory_recursively(shared_server: Server, bucket: str, tmp_p
     assert "GET 4 objects" in res.stdout
     got = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert got == files
+    # a directory named without its trailing slash, like `cp -r dir`
+    out1 = tmp_path / "out1"
+    cli(shared_server, "get", f"ais://{bucket}/train/sub", str(out1))
+    assert (out1 / "deep" / "c").read_bytes() == b"" and (out1 / "b.bin").read_bytes() == files["sub/b.bin"]
     # the whole bucket, with --prefix
     out2 = tmp_path / "out2"
     cli(shared_server, "get", f"ais://{bucket}", str(out2), "--prefix", "train/sub/")  # names relative to it
