@@ -11,7 +11,7 @@ import trio
 
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
-from .checksum import Cksum, new_hasher
+from .checksum import VERIFY_TYPES, Cksum, new_hasher
 from .errors import (BadDigest, BadRequest, Conflict, EntityTooLarge, IncompleteBody, ObjectCorrupted, ObjectNotFound,
                      OutOfSpace)
 from .index import row_to_meta
@@ -110,6 +110,8 @@ class ObjectOps:
         self._check_space()
         ctype = props["checksum"]["type"]
         verify = {t: v.lower() for t, v in (verify or {}).items()}
+        if unknown := set(verify) - set(VERIFY_TYPES):
+            raise BadRequest(f"unknown checksum type {', '.join(sorted(unknown))!r}; one of {', '.join(VERIFY_TYPES)}")
         mp = self.mountpaths.place(bid, key)
         wf = WorkFile(mp, {ctype, *verify})
         try:
