@@ -36,7 +36,10 @@ def validate(doc: dict[str, Any]) -> None:
         raise BadRequest(f"s3.default_checksum must be one of {', '.join(CKSUM_TYPES)}")
     for key in ("lru.dont_evict_time", "lru.capacity_upd_time", "timeout.max_keepalive",
                 "timeout.request_header", "timeout.request_body_idle"):
-        durations.parse(dotted.get(doc, key))
+        if durations.parse(dotted.get(doc, key)) <= 0 and key.startswith("timeout."):
+            raise BadRequest(f"{key} must be a positive duration")
+    if doc["net"]["max_header_size"] < 4096 or doc["net"]["max_json_body"] < 1024:
+        raise BadRequest("net.max_header_size must be at least 4096 and net.max_json_body at least 1024 bytes")
     if doc["mirror"]["copies"] < 1:
         raise BadRequest("mirror.copies must be at least 1")
 
