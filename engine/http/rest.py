@@ -54,9 +54,18 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     return [(k, v.encode("utf-8").decode("latin-1")) for k, v in h]
 
 
+def utf8_header(value: str, name: str) -> str:
+    """A header stored as text: the server decoded its bytes as UTF-8 (surrogateescape); invalid bytes are a 400."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{name} is not valid UTF-8") from None
+    return value
+
+
 def parse_custom_md(value: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for part in value.encode("latin-1", "replace").decode("utf-8", "replace").split(","):
+    for part in utf8_header(value, "Ais-Custom-Md").split(","):
         if not part.strip():
             continue
         k, sep, v = part.partition("=")
@@ -261,7 +270,8 @@ class RestFace:
             verify[ctype] = cval
         m = await self.engine.put_object(
             bucket, key, req.body(), size=req.content_length if not req.chunked else None,
-            content_type=req.header("content-type"), custom=parse_custom_md(req.header("ais-custom-md")),
+            content_type=utf8_header(req.header("content-type"), "Content-Type"),
+            custom=parse_custom_md(req.header("ais-custom-md")),
             verify=verify)
         return Response(200, object_headers(m))
 
@@ -309,8 +319,10 @@ class RestFace:
             if wait:
                 try:
                     timeout = min(float(wait), 3600.0)
+                    if not timeout >= 0:  # also NaN
+                        raise ValueError(wait)
                 except ValueError:
-                    raise BadRequest("wait must be a number of seconds") from None
+                    raise BadRequest("wait must be a non-negative number of seconds") from None
                 return json_response((await jobs.wait(job_id, timeout)).to_json())
             return json_response(jobs.get(job_id).to_json())
         if req.method == "DELETE":
