@@ -68,6 +68,10 @@ def test_set_config_dotted_bumps_version_and_persists(server: Server) -> None:
     ({"checksum.type": "rot13"}, "checksum"),
     ({"lru.dont_evict_time": "forever"}, "duration"),
     ({"versioning.enabled": "perhaps"}, "boolean"),
+    ({"net.max_header_size": "10"}, "max_header_size"),  # would lock every client out after a restart
+    ({"net.max_json_body": "0"}, "max_json_body"),
+    ({"timeout.max_keepalive": "0s"}, "positive"),
+    ({"timeout.request_header": "0"}, "positive"),
 ])
 def test_invalid_settings_refused_and_config_unchanged(shared_server: Server, params: dict, word: str) -> None:
     """Every invalid setting answers 400 with a reason; the config (and its version) stays as it was."""

@@ -87,6 +87,16 @@ def test_unknown_job_is_404(c: httpx.Client) -> None:
     assert_error(c.get("/v1/jobs/x", params={"wait": "soon"}), 400, "wait")
 
 
+def test_bad_wait_is_400(c: httpx.Client) -> None:
+    """A negative or NaN ?wait= is the caller's error, not a 500."""
+    create_bucket(c, "jwait")
+    job_id = delete_listrange(c, "jwait", {"template": "none-{0..3}"})
+    for w in ("-1", "nan", "-inf", "soon"):
+        assert_error(c.get(f"/v1/jobs/{job_id}", params={"wait": w}), 400, "wait")
+    assert wait_job(c, job_id)["objs"] == 0
+    assert c.get(f"/v1/jobs/{job_id}", params={"wait": "inf"}).status_code == 200
+
+
 def test_abort_running_copy(shared_server: Server, c: httpx.Client) -> None:
     """A long copy-bck shows up as running with growing counters, aborts on DELETE, and leaves only whole copies."""
     create_bucket(c, "jbig")

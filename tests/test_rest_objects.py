@@ -182,6 +182,34 @@ def test_client_checksum_verified(c: httpx.Client) -> None:
     assert names(list_all(c, "verify")) == ["v"]
 
 
+def test_unknown_client_checksum_type_is_400(c: httpx.Client) -> None:
+    """An Ais-Checksum-Type the server does not know is refused (400), the previous version kept."""
+    create_bucket(c, "verify2")
+    c.put(ourl("verify2", "v"), content=b"first")
+    r = c.put(ourl("verify2", "v"), content=b"second", headers={"Ais-Checksum-Type": "rot13", "Ais-Checksum-Value": "00"})
+    assert_error(r, 400, "rot13")
+    assert c.get(ourl("verify2", "v")).content == b"first"
+
+
+def test_header_metadata_is_utf8(c: httpx.Client) -> None:
+    """Unicode custom metadata and content types round-trip as UTF-8; invalid UTF-8 is a 400, never a 500."""
+    create_bucket(c, "hdrs")
+    url = ourl("hdrs", "o")
+    r = c.put(url, content=b"1", headers={"Ais-Custom-Md": "city=Z\u00fcrich,emoji=\U0001F600".encode(),
+                                          "Content-Type": "text/plain; name=caf\u00e9".encode()})
+    assert r.status_code == 200, r.text
+    h = c.head(url)
+    raw = dict((k.lower(), v) for k, v in h.headers.raw)
+    assert raw[b"ais-custom-md"] == "city=Z\u00fcrich,emoji=\U0001F600".encode()
+    assert raw[b"content-type"] == "text/plain; name=caf\u00e9".encode()
+    entry = list_page(c, "hdrs", props="name,custom")["entries"][0]
+    assert entry["custom-md"] == {"city": "Z\u00fcrich", "emoji": "\U0001F600"}
+    for name in ("Ais-Custom-Md", "Content-Type"):
+        bad = b"k=\xff\xfe" if name == "Ais-Custom-Md" else b"text/\xff"
+        assert_error(c.put(ourl("hdrs", "bad"), content=b"2", headers={name: bad}), 400, "utf-8")
+    assert_error(c.get(ourl("hdrs", "bad")), 404)
+
+
 TRICKY = ["a/b", "a/b/c", "dir/", "dir/inner", "x" * 300, "deep/" + "y" * 256 + "/z", "caf\u00e9/\u65e5\u672c\u8a9e \U0001F600",
           "with space", "per%cent", "plus+sign", "a%2Fb", "dots..inside..name", "a/../b", "a/./b", "./x", "../up",
           "..", ".", "/leading", "//double//slashes", "trailing//", "q?mark#hash", "semi;colon&amp=eq",
