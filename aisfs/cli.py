@@ -17,6 +17,7 @@ from .client import DEFAULT_ENDPOINT, ENDPOINT_ENV
 from .cmdutil import UsageError
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+DEBUG_ENV = "AISFS_DEBUG"
 
 EPILOG = f"""\
 URIs: ais://BUCKET/OBJECT (or BUCKET/OBJECT), ais://BUCKET, ais://BUCKET/DIR/.
@@ -74,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: still one line, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"aisfs: internal error: {type(e).__name__}: {e} (set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

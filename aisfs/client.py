@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -82,7 +83,7 @@ _NOT_FOUND_BY_WHAT: dict[str, type[AisError]] = {
     "bucket": errors.BucketNotFound, "object": errors.ObjectNotFound, "job": errors.JobNotFound}
 _BY_STATUS: dict[int, type[AisError]] = {
     400: errors.BadRequest, 403: errors.AccessDenied, 404: errors.NotFound, 409: errors.Conflict,
-    412: errors.PreconditionFailed, 501: errors.NotImplementedYet, 503: errors.MountpathUnavailable,
+    412: errors.PreconditionFailed, 416: errors.RangeNotSatisfiable, 501: errors.NotImplementedYet, 503: errors.MountpathUnavailable,
     507: errors.OutOfSpace}
 
 
@@ -100,7 +101,7 @@ def error_class(status: int, message: str, what: str = "", code: str = "") -> ty
     return _BY_STATUS.get(status, AisError)
 
 
-def error_from_response(resp: httpx.Response, what: str = "", default_message: str = "") -> AisError:
+def error_from_response(resp: httpx.Response, what: str = "") -> AisError:
     """Turn an error response (`{"message","status"}`, or anything else) into an engine exception."""
     message, code = "", ""
     with contextlib.suppress(ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
@@ -110,11 +111,14 @@ def error_from_response(resp: httpx.Response, what: str = "", default_message: s
     if not message:
         with contextlib.suppress(UnicodeDecodeError, httpx.ResponseNotRead):
             message = resp.text.strip()[:500]
-    message = " ".join((message or default_message or f"HTTP {resp.status_code} {resp.reason_phrase}").split())
+    message = " ".join((message or f"HTTP {resp.status_code} {resp.reason_phrase}").split())
     cls = error_class(resp.status_code, message, what, code)
     if cls is errors.RangeNotSatisfiable:
+        # the object's size: from `Content-Range: bytes */SIZE`, else the engine's message
         total = resp.headers.get("Content-Range", "").rpartition("/")[2]
-        err: AisError = errors.RangeNotSatisfiable(message, size=int(total) if total.isdigit() else 0)
+        found = re.search(r"object size (\d+)", message)
+        size = int(total) if total.isdigit() else int(found.group(1)) if found else 0
+        err: AisError = errors.RangeNotSatisfiable(message, size=size)
     else:
         err = cls(message)
     if cls is AisError:
@@ -143,7 +147,7 @@ class Req:
     path: str
     params: dict[str, str] | None = None
     json: Any = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, str | bytes] | None = None
     content: Any = None
     what: str = ""                # "bucket" | "object" | "job": what a bare 404 means
     raw: bool = False
@@ -361,13 +365,13 @@ class ops:
         Give `size` for streams so the request carries Content-Length instead of chunked encoding;
         `checksum` = (type, hex) is verified by the server (BadDigest on mismatch).
         """
-        headers: dict[str, str] = {}
+        headers: dict[str, str | bytes] = {}
         if size is not None:
             headers["Content-Length"] = str(size)
         if content_type:
-            headers["Content-Type"] = content_type
+            headers["Content-Type"] = content_type.encode()
         if custom:
-            headers["Ais-Custom-Md"] = format_custom_md(custom)
+            headers["Ais-Custom-Md"] = format_custom_md(custom).encode()  # UTF-8, as the server reads it
         if checksum:
             headers["Ais-Checksum-Type"], headers["Ais-Checksum-Value"] = checksum
         resp = yield Req("PUT", _opath(bucket, key), headers=headers, content=body, what="object")

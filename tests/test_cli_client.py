@@ -85,6 +85,9 @@ def test_sync_client_streams_objects(api: Client, bucket: str) -> None:
     head = api.head_object(bucket, "dir/big")
     assert (head.size, head.content_type, head.custom) == (len(data), "application/x-test", {"k": "v"})
     assert api.get_bytes(bucket, "dir/big", offset=5, length=10) == data[5:15]
+    with pytest.raises(errors.RangeNotSatisfiable) as bad_range:
+        api.get_bytes(bucket, "dir/big", offset=len(data) + 10)
+    assert bad_range.value.size == len(data)
     with api.open_object(bucket, "dir/big") as (oinfo, body):
         assert oinfo.size == len(data) and b"".join(body) == data
     api.put_object(bucket, "chunked", iter([b"no ", b"length"]))  # chunked transfer encoding
