@@ -70,7 +70,10 @@ class ListingOps:
                             return ListPage(entries, "")
                         start, inclusive, folded = nxt, True, True
                         break
-                entries.append(ListEntry(key, meta=None if names_only else row_to_meta(bucket, row)))
+                meta = None if names_only else row_to_meta(bucket, row)
+                if meta is not None and (t := self._atimes.get((bid, key))):  # reads not yet written back
+                    meta.atime_ns = max(meta.atime_ns, t)
+                entries.append(ListEntry(key, meta=meta))
             if not folded:
                 if len(rows) < want:
                     return ListPage(entries, "")
