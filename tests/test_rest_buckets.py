@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -188,8 +189,17 @@ def test_bucket_props_survive_restart(tmp_path: Path) -> None:
             assert c.put(ourl("persist", "obj"), content=b"kept").status_code == 200
             assert set_props(c, "persist", {"access": "ro"}).status_code == 200
             before = bucket_props(c, "persist")
+            create_bucket(c, "renamed-from")
+            assert c.put(ourl("renamed-from", "r"), content=b"moved").status_code == 200
+            wait_job(c, act(c, "POST", "/v1/buckets/renamed-from", "move-bck", params={"bck_to": "renamed-to"}).text)
+            time.sleep(0.01)
+            assert c.get(ourl("persist", "obj")).content == b"kept"
+            atime = int(c.head(ourl("persist", "obj")).headers["ais-atime"])
         srv.restart()
         with srv.client() as c:
+            assert int(c.head(ourl("persist", "obj")).headers["ais-atime"]) == atime  # written back on stop
+            assert c.get(ourl("renamed-to", "r")).content == b"moved"
+            assert c.head("/v1/buckets/renamed-from").status_code == 404
             after = bucket_props(c, "persist")
             assert after == before
             assert (after["checksum"]["type"], after["versioning"]["enabled"]) == ("crc32c", False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
@@ -87,6 +88,8 @@ def test_head_headers_version_atime(c: httpx.Client) -> None:
     assert g.content == b'{"a":1}' and g.headers["ais-version"] == "1" and g.headers["etag"] == etag
     atime2 = int(c.head(url).headers["ais-atime"])
     assert atime2 > atime1
+    listed = list_page(c, "heads", props="name,atime")["entries"][0]["atime"]  # same atime in a listing, at once
+    assert datetime.fromisoformat(listed.replace("Z", "+00:00")).timestamp() >= atime2 // 1000 / 1e6 - 1e-6
     for v in (2, 3):
         r = c.put(url, content=b'{"a":%d}' % v)
         assert r.headers["ais-version"] == str(v)
