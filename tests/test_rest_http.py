@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -140,5 +141,38 @@ def test_sigterm_lets_a_large_get_finish(tmp_path: Path) -> None:
         assert n == len(data) and h.digest() == hashlib.sha256(data).digest()
         assert srv.proc.wait(15) == 0
         idle.close()
+    finally:
+        srv.stop()
+
+
+def test_sigterm_lets_an_upload_finish(tmp_path: Path) -> None:
+    """SIGTERM mid-PUT: the upload still completes (200) and the object is there after a restart."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        with srv.client() as c:
+            create_bucket(c, "up")
+        data = os.urandom(8 << 20)
+        sent = threading.Event()
+
+        def slow_body() -> Iterator[bytes]:
+            for i in range(0, len(data), 256 << 10):
+                if i == 2 << 20:
+                    sent.set()
+                time.sleep(0.02)
+                yield data[i:i + (256 << 10)]
+
+        result: list[int] = []
+        t = threading.Thread(target=lambda: result.append(
+            httpx.put(srv.url + ourl("up", "slow"), content=slow_body(), timeout=30).status_code))
+        t.start()
+        assert sent.wait(10)
+        assert srv.proc is not None
+        srv.proc.send_signal(signal.SIGTERM)
+        t.join(30)
+        assert result == [200]
+        assert srv.proc.wait(15) == 0
+        srv.start()
+        with srv.client() as c:
+            assert c.get(ourl("up", "slow")).content == data
     finally:
         srv.stop()
