@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"aisfs: {cause.message}", file=sys.stderr)
             return 1
         if isinstance(cause, OSError):
-            print(f"aisfs: cannot serve on {args.listen}: {cause.strerror or cause}", file=sys.stderr)
+            where = cause.filename or f"cannot serve on {args.listen}"  # a bad data dir/mountpath is not the listener's fault
+            print(f"aisfs: {where}: {cause.strerror or cause}", file=sys.stderr)
             return 1
         raise
     return 0
