@@ -148,3 +148,15 @@ def test_second_server_on_same_data_dir_exits_with_in_use(server: Server, tmp_pa
     assert "in use" in p.stderr and "Traceback" not in p.stderr, p.stderr
     with server.client() as c:
         assert c.get("/v1/health").json() == {"status": "ok"}
+
+
+def test_bad_mountpaths_exit_with_a_clear_error(tmp_path: Path) -> None:
+    """A mountpath that is a file, or the same one twice, stops the start with a message naming the problem."""
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    for extra, word in [(["--mountpath", str(not_a_dir)], str(not_a_dir)),
+                        (["--mountpath", str(tmp_path / "m"), "--mountpath", str(tmp_path / "m")], "twice")]:
+        cmd = aisfs_cmd("serve", "--data-dir", str(tmp_path / "data"), "--listen", f"127.0.0.1:{free_port()}", *extra)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0
+        assert word in p.stderr and "cannot serve on" not in p.stderr and "Traceback" not in p.stderr, p.stderr
