@@ -119,6 +119,7 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
         pidf = pid_file(cfg.mountpoint)
         try:
             async with trio.open_nursery() as nursery:
+                ops.nursery = nursery
 
                 async def on_signals() -> None:
                     nonlocal terminated

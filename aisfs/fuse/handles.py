@@ -14,6 +14,7 @@ from engine.meta import ObjectMeta
 
 from .attrs import ATIME, CTIME, MTIME
 from .backend import Backend, Reader
+from .upload import STREAM_MIN, Upload
 
 CHUNK = 4 << 20
 THREAD_WRITE = 256 * 1024  # larger writes go to a worker thread (page-cache throttling can block)
@@ -36,6 +37,10 @@ class WriteState:
         self.mtime_ns = time.time_ns()
         self.lock = trio.Lock()
         self.meta: ObjectMeta | None = None  # the committed object, once there is one
+        self.nursery: trio.Nursery | None = None  # set by the ops: where streaming uploads run
+        self.streamable = False   # every write so far appended to an initially empty file
+        self.upload: Upload | None = None
+        self._backend: Backend | None = None
 
     @classmethod
     async def load(cls, backend: Backend, bucket: str, key: str, meta: ObjectMeta | None, *,
@@ -43,6 +48,7 @@ class WriteState:
         """Staging for an existing object starts as a copy of it, unless the open truncates."""
         st = cls(str(backend.staging_dir), bucket, key, meta.custom if meta else {})
         st.meta = meta
+        st._backend = backend
         try:
             if meta is not None and not truncate and meta.size:
                 reader = await backend.open_read(bucket, key)
@@ -62,6 +68,7 @@ class WriteState:
                 st.dirty = True
             elif truncate and meta.size:
                 st.touch()
+            st.streamable = st.size == 0
         except BaseException:
             st.close()
             raise
@@ -76,19 +83,40 @@ class WriteState:
             self.custom.pop(k, None)
 
     async def write(self, offset: int, data: bytes) -> int:
+        appending = offset == self.size
         if len(data) > THREAD_WRITE:
             n = await trio.to_thread.run_sync(os.pwrite, self.fd, data, offset)
         else:
             n = os.pwrite(self.fd, data, offset)
         self.size = max(self.size, offset + n)
         self.touch()
+        if not appending:
+            self._stop_streaming()
+        elif self.upload is not None:
+            if not await self.upload.feed(offset, data[:n]):
+                self._stop_streaming()
+        elif self.streamable and self.size >= STREAM_MIN and self.nursery is not None:
+            self.upload = Upload(self._backend, self.bucket, self.key, self.custom, self.fd, self.size)
+            self.nursery.start_soon(self.upload.run)
         return n
+
+    def abandon_upload(self) -> None:
+        """The streamed PUT must not land (unlinked, or renamed away): the staged copy is the truth."""
+        self._stop_streaming()
+
+    def _stop_streaming(self) -> None:
+        self.streamable = False
+        if self.upload is not None:
+            self.upload.abort()
+            self.upload = None
 
     def read(self, offset: int, size: int) -> bytes:
         return os.pread(self.fd, size, offset)
 
     def truncate(self, size: int) -> None:
         os.ftruncate(self.fd, size)
+        self._stop_streaming()
+        self.streamable = size == 0
         self.size = size
         self.touch()
 
@@ -102,16 +130,34 @@ class WriteState:
             yield data
 
     async def commit(self, backend: Backend) -> None:
-        """PUT the staged content (durable once it returns, as the engine fsyncs before commit)."""
+        """Make the content the object: finish the streaming PUT, else PUT the staged copy.
+
+        Durable once it returns, as the engine fsyncs object data before indexing it.
+        """
         async with self.lock:
             if not self.dirty or self.deleted:
+                if self.upload is not None and self.deleted:
+                    self._stop_streaming()
                 return
             gen, size = self.gen, self.size
+            up, self.upload = self.upload, None
+            self.streamable = False
+            if up is not None:
+                meta = await up.finish() if up.pos == size else None
+                if meta is None:
+                    up.abort()
+                else:
+                    if up.custom != self.custom:  # chmod/utimes while it streamed (cp -a does that before close)
+                        meta = await backend.update_meta(self.bucket, self.key, dict(self.custom))
+                    self.meta = meta
+                    self.dirty = self.gen != gen
+                    return
             self.meta = await backend.put(self.bucket, self.key, self._body(size), size=size,
                                           custom=dict(self.custom))
             self.dirty = self.gen != gen
 
     def close(self) -> None:
+        self._stop_streaming()
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

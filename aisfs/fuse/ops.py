@@ -57,6 +57,7 @@ class AisOps(pyfuse3.Operations):
         self.seen: dict[int, tuple[object, ...]] = {}
         self._open_locks: dict[int, trio.Lock] = {}
         self._next_fh = 1
+        self.nursery: trio.Nursery | None = None  # the daemon's: streaming uploads run there
 
     # helpers --------------------------------------------------------------------------------------
     def _fh(self) -> int:
@@ -78,11 +79,8 @@ class AisOps(pyfuse3.Operations):
         node = self.inodes.find(bucket, key)
         if node is not None and self._live_state(node) is not None:
             return "file", self.states[node.ino].meta
-        marker = await self.b.head(bucket, key + "/")
-        if marker is not None:
-            return "dir", marker
-        if is_root or await self.b.has_prefix(bucket, key + "/"):
-            return "dir", None
+        if is_root or await self.b.has_prefix(bucket, key + "/"):  # also true for a lone marker `key/`
+            return "dir", await self.b.head(bucket, key + "/")
         meta = await self.b.head(bucket, key)
         if meta is None:
             return None
@@ -325,6 +323,7 @@ class AisOps(pyfuse3.Operations):
         st = self._live_state(node) if node is not None else None
         if st is not None:
             st.deleted = True  # still readable and writable through open handles; never committed
+            st.abandon_upload()
         if await self.b.head(bucket, key) is not None:
             await self.b.delete(bucket, key)
 
@@ -417,6 +416,7 @@ class AisOps(pyfuse3.Operations):
         pre = src + "/"
         for st in self.states.values():
             if st.bucket == bucket and st.key.startswith(pre):
+                st.abandon_upload()  # it streams to the old name; the staged copy goes to the new one
                 st.key = dst + "/" + st.key[len(pre):]
         self.inodes.move(bucket, src, dst, is_dir=True)
 
@@ -453,6 +453,7 @@ class AisOps(pyfuse3.Operations):
             if st is None:
                 meta = await self.b.head(node.bucket, node.key)
                 st = await WriteState.load(self.b, node.bucket, node.key, meta, truncate=bool(flags & os.O_TRUNC))
+                st.nursery = self.nursery
                 self.states[inode] = st
             elif flags & os.O_TRUNC:
                 await trio.to_thread.run_sync(st.truncate, 0)
@@ -478,6 +479,7 @@ class AisOps(pyfuse3.Operations):
             if st is None:
                 st = await WriteState.load(self.b, bucket, key, None, truncate=True)
                 st.custom[MODE] = f"{stat.S_IMODE(mode):o}"
+                st.nursery = self.nursery
                 self.states[node.ino] = st
             elif flags & os.O_TRUNC:
                 await trio.to_thread.run_sync(st.truncate, 0)
