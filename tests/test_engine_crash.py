@@ -163,3 +163,32 @@ def test_truncated_data_file_is_refused(server: Server) -> None:
         r = c.get(ourl("trunc", "t"))
         assert 500 <= r.status_code < 600 and r.json()["message"], r.status_code
         assert data[:1000] not in r.content
+
+
+def open_fds(srv: Server) -> int:
+    """How many file descriptors the server process holds."""
+    assert srv.proc is not None
+    return len(os.listdir(f"/proc/{srv.proc.pid}/fd"))
+
+
+def test_dropped_clients_leak_no_descriptors(server: Server) -> None:
+    """Clients that vanish mid-download or mid-upload leave no open data or work files behind."""
+    with server.client() as c:
+        create_bucket(c, "leak")
+        assert c.put(ourl("leak", "big"), content=os.urandom(32 << 20)).status_code == 200
+        assert c.get("/v1/health").status_code == 200
+    time.sleep(0.2)
+    before = open_fds(server)
+    for _ in range(12):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(f"GET {ourl('leak', 'big')} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            s.recv(65536)
+        put_and_drop(server.port, ourl("leak", "up"), 8 << 20, os.urandom(1 << 20))
+    deadline = time.monotonic() + 10
+    while open_fds(server) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert open_fds(server) <= before
+    wait_no_work_files(server.data_dir)
+    with server.client() as c:
+        assert c.get("/v1/health").status_code == 200
+        assert c.get(ourl("leak", "up")).status_code == 404
