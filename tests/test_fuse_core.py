@@ -345,3 +345,17 @@ def test_streamed_large_writes_and_fallbacks(d: Path) -> None:
         f.close()
     assert not (d / "gone").exists()
     assert sorted(os.listdir(d)) == ["back", "meta", "seq", "synced"]
+
+
+def test_name_limits(d: Path) -> None:
+    deep = d
+    for i in range(4):  # 4 x 255 bytes + the test dir: past S3's 1024-byte key limit
+        deep = deep / (chr(ord("a") + i) * 255)
+        if i < 3:
+            deep.mkdir()
+    with pytest.raises(OSError) as ei:
+        deep.write_bytes(b"x")
+    assert ei.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(OSError) as ei:
+        (d / ("n" * 256)).write_bytes(b"x")  # the kernel's per-component limit
+    assert ei.value.errno == errno.ENAMETOOLONG

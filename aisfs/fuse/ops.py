@@ -13,13 +13,14 @@ import trio
 
 from engine.checksum import Cksum
 from engine.meta import ObjectMeta
+from engine.names import MAX_KEY_BYTES
 
 from . import xattrs
 from .attrs import ATIME, CTIME, GID, MODE, MTIME, SYMLINK, UID, MountAttrs, make_attr
 from .backend import Backend
 from .errnos import fail, fuse_op
 from .handles import Handle, WriteState
-from .inodes import ROOT_INO, InodeTable, Node, representable
+from .inodes import MAX_NAME, ROOT_INO, InodeTable, Node, representable
 
 log = logging.getLogger("aisfs.fuse")
 
@@ -111,10 +112,18 @@ class AisOps(pyfuse3.Operations):
     def _child(self, parent_ino: int, raw: bytes) -> tuple[Node, str, str]:
         parent = self.inodes.get(parent_ino)
         name = _name(raw)
+        if len(raw) > MAX_NAME:
+            raise fail(errno.ENAMETOOLONG)
         if not representable(name):
             raise fail(errno.ENOENT)
         bucket, key = self.inodes.child_path(parent, name)
         return parent, bucket, key
+
+    @staticmethod
+    def _new_key(key: str, *, marker: bool = False) -> None:
+        """Refuse at create time a name the store would refuse at close (S3's 1024-byte key limit)."""
+        if len((key + ("/" if marker else "")).encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
+            raise fail(errno.ENAMETOOLONG)
 
     def _object_key(self, node: Node) -> str:
         """Where a node's metadata lives: the object itself, or a directory's `dir/` marker."""
@@ -280,6 +289,7 @@ class AisOps(pyfuse3.Operations):
             return make_attr(node.ino, "dir", None, self.d)
         if await self._resolve(bucket, key) is not None:
             raise fail(errno.EEXIST)
+        self._new_key(key, marker=True)
         meta = await self.b.put(bucket, key + "/", b"", size=0, custom={MODE: f"{stat.S_IMODE(mode):o}"})
         node = self.inodes.node(bucket, key, "dir")
         node.lookups += 1
@@ -336,6 +346,7 @@ class AisOps(pyfuse3.Operations):
             raise fail(errno.EPERM)
         if await self._resolve(bucket, key) is not None:
             raise fail(errno.EEXIST)
+        self._new_key(key)
         meta = await self.b.put(bucket, key, target, size=len(target), custom={SYMLINK: "1"})
         node = self.inodes.node(bucket, key, "link")
         node.lookups += 1
@@ -379,6 +390,7 @@ class AisOps(pyfuse3.Operations):
         rs = await self._resolve(bucket, src)
         if rs is None:
             raise fail(errno.ENOENT)
+        self._new_key(dst, marker=rs[0] == "dir")
         rd = await self._resolve(bucket, dst)
         if rd is not None and flags & RENAME_NOREPLACE:
             raise fail(errno.EEXIST)
@@ -473,6 +485,7 @@ class AisOps(pyfuse3.Operations):
         r = await self._resolve(bucket, key)
         if r is not None and r[0] == "dir":
             raise fail(errno.EISDIR)
+        self._new_key(key)
         node = self.inodes.node(bucket, key, "file")
         async with self._lock(node.ino):
             st = self._live_state(node)
