@@ -148,7 +148,7 @@ class RestFace:
                 return text_response(job.id)
             case "POST", "copy-bck":
                 v = _dict(value)
-                job = await eng.copy_bucket(name, self._bck_to(req, msg), prefix=str(v.get("prefix", "")),
+                job = await eng.copy_bucket(name, self._bck_to(req, msg), prefix=str(v.get("prefix") or ""),
                                             dry_run=bool(v.get("dry_run", False)))
                 return text_response(job.id)
             case "PATCH", "set-bprops":
@@ -190,8 +190,8 @@ class RestFace:
             raise BadRequest(f"unknown list props: {', '.join(sorted(unknown))}")
         names_only = bool(flags & LS_NAME_ONLY) or props == ["name"]
         res = await self.engine.list_objects(
-            bucket, prefix=str(msg.get("prefix", "")), start_after=str(msg.get("start_after", "")),
-            token=str(msg.get("continuation_token", "")), page_size=page,
+            bucket, prefix=str(msg.get("prefix") or ""), start_after=str(msg.get("start_after") or ""),
+            token=str(msg.get("continuation_token") or ""), page_size=page,
             delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only)
         want = set(props)
         entries = []
