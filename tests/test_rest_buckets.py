@@ -177,6 +177,10 @@ def test_copy_bucket_whole_and_with_prefix(c: httpx.Client) -> None:
     for k in want:
         assert c.get(ourl("cppfx", k)).content == blobs[k]
     assert_error(act(c, "POST", "/v1/buckets/cpsrc", "copy-bck", params={"bck_to": "cpsrc"}), 400, "same")
+    # JSON null is "not given" (what a Python client sends for None), never the prefix "None"
+    job = wait_job(c, act(c, "POST", "/v1/buckets/cpsrc", "copy-bck", {"prefix": None},
+                          params={"bck_to": "cpnull"}).text)
+    assert job["objs"] == 30 and names(list_all(c, "cpnull", prefix=None, start_after=None)) == sorted(blobs)
 
 
 def test_bucket_props_survive_restart(tmp_path: Path) -> None:
