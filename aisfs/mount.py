@@ -115,6 +115,10 @@ def _config(args: argparse.Namespace) -> Any:
     mnt = args.mountpoint.resolve()
     if not mnt.is_dir():
         raise SystemExit(f"aisfs mount: mount point {args.mountpoint} is not a directory")
+    from .fuse.daemon import mount_type
+
+    if mount_type(mnt) == "fuse.aisfs":
+        raise SystemExit(f"aisfs mount: {mnt} is already an aisfs mount (aisfs umount {mnt} first)")
     return MountConfig(mountpoint=mnt, bucket=bucket or None, prefix=prefix,
                        data_dir=args.data_dir.resolve() if args.data_dir else None, endpoint=args.endpoint,
                        serve=args.serve, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
@@ -221,9 +225,14 @@ def _daemonize(args: argparse.Namespace) -> int:
 # umount -----------------------------------------------------------------------------------------------
 def cmd_umount(args: argparse.Namespace) -> int:
     """Unmount; a mount whose daemon died ("Transport endpoint is not connected") is detached lazily."""
-    from .fuse.daemon import pid_file
+    from .fuse.daemon import mount_type, pid_file
 
     mnt = Path(os.path.realpath(args.mountpoint))
+    kind = mount_type(mnt)
+    if kind != "fuse.aisfs":  # never unmount someone else's file system
+        what = f"a {kind} mount" if kind else "not mounted"
+        print(f"aisfs umount: {mnt} is {what}, not an aisfs mount", file=sys.stderr)
+        return 1
     pidf = pid_file(mnt)
     try:
         pid = int(pidf.read_text().strip())

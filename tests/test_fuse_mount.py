@@ -14,7 +14,7 @@ import pytest
 
 from fuse_support import Mount, cleanup, is_mounted, with_engine
 from aisfs.fuse.daemon import pid_file
-from support import ROOT
+from support import ROOT, aisfs_cmd
 
 
 def _pid_of_mount(m: Mount) -> int:
@@ -184,6 +184,22 @@ def test_engine_errors_surface_at_close(tmp_path: Path) -> None:
         with pytest.raises(OSError) as ei:
             os.close(fd)
         assert ei.value.errno == errno.ENOSPC
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_umount_refuses_other_mounts_and_double_mount(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "twice", "--create-bucket")
+    try:
+        r = m.umount()  # nothing mounted there
+        assert r.returncode != 0 and "not an aisfs mount" in r.stderr
+        r = subprocess.run(aisfs_cmd("umount", "/"), cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "not an aisfs mount" in r.stderr
+        m.start()
+        r = subprocess.run(m.cmd("--foreground"), cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "already an aisfs mount" in r.stderr
+        assert os.listdir(m.mnt) == []
     finally:
         m.stop()
         cleanup(tmp_path)

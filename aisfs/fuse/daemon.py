@@ -171,10 +171,20 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
                 pidf.unlink()
 
 
-def _still_mounted(mountpoint: Path) -> bool:
+def mount_type(mountpoint: Path) -> str | None:
+    """The file system type mounted at this (resolved) path, from /proc/self/mountinfo; None if none."""
     target = str(mountpoint)
+    found = None
     try:
         with open("/proc/self/mountinfo") as f:
-            return any(line.split()[4].encode().decode("unicode_escape") == target for line in f)
-    except OSError:
-        return False
+            for line in f:
+                fields = line.split()
+                if fields[4].encode().decode("unicode_escape") == target:
+                    found = fields[fields.index("-") + 1]  # the last mount on a path is the visible one
+    except (OSError, ValueError, IndexError):
+        return None
+    return found
+
+
+def _still_mounted(mountpoint: Path) -> bool:
+    return mount_type(mountpoint) is not None

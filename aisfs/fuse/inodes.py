@@ -10,7 +10,6 @@ from .errnos import fail
 
 ROOT_INO = pyfuse3.ROOT_INODE
 MAX_NAME = 255
-WIP_DIR = ".aisfs-wip"  # reserved: never shown, never creatable
 
 
 def representable(name: str) -> bool:
