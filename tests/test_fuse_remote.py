@@ -1,6 +1,7 @@
 """Remote mode: the mount talks to a running `aisfs serve` over /v1 (same FUSE ops, REST adapter)."""
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -27,6 +28,16 @@ def test_remote_mount_round_trip(tmp_path: Path) -> None:
             f.seek(5 * 1024 * 1024)
             assert f.read(100) == data[5 * 1024 * 1024:5 * 1024 * 1024 + 100]
         with httpx.Client(base_url=srv.url, timeout=30) as c:
+            with open(m.path("d", "big"), "rb") as f:  # a handle keeps its version, or fails: never mixes
+                assert f.read(10) == data[:10]
+                assert c.put("/v1/objects/rb/d/big", content=b"other").status_code == 200
+                try:
+                    f.seek(8 * 1024 * 1024)
+                    assert f.read(10) == data[8 * 1024 * 1024:8 * 1024 * 1024 + 10]
+                except OSError as e:
+                    assert e.errno == errno.ESTALE
+            assert c.put("/v1/objects/rb/d/big", content=data).status_code == 200
+            time.sleep(0.7)
             r = c.get("/v1/objects/rb/d/big")
             assert r.content == data
             assert os.getxattr(m.path("d", "big"), "user.ais.version").decode() == r.headers["Ais-Version"]

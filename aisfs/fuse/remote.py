@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, AsyncIterable, AsyncIterator
 
 from engine.checksum import Cksum
-from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound
+from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, PreconditionFailed
 from engine.meta import ListEntry, ObjectMeta
 
 from ..client import AsyncClient, ObjectInfo
@@ -50,7 +50,10 @@ def _meta_from_entry(bucket: str, e: dict[str, Any]) -> ObjectMeta:
 
 
 class RemoteReader:
-    """Range GETs of READ_BLOCK into a buffer, so sequential FUSE reads cost one request per 4 MiB."""
+    """Range GETs of READ_BLOCK into a buffer, so sequential FUSE reads cost one request per 4 MiB.
+
+    Each response must carry the version the handle opened; after an overwrite reads fail with ESTALE.
+    """
 
     def __init__(self, client: AsyncClient, meta: ObjectMeta) -> None:
         self.c = client
@@ -65,7 +68,11 @@ class RemoteReader:
         if not (self._off <= offset and end <= self._off + len(self._buf)):
             n = max(end - offset, READ_BLOCK)
             n = min(n, self.meta.size - offset)
-            self._buf = await self.c.get_bytes(self.meta.bucket, self.meta.key, offset, n)
+            async with self.c.open_object(self.meta.bucket, self.meta.key, offset=offset, length=n) as (info, body):
+                if info.version != self.meta.version or info.etag != self.meta.etag:
+                    # overwritten since this handle opened: never mix two versions in one read stream
+                    raise PreconditionFailed(f"\"ais://{self.meta.bucket}/{self.meta.key}\" changed while open")
+                self._buf = b"".join([chunk async for chunk in body])
             self._off = offset
         return self._buf[offset - self._off:end - self._off]
 
