@@ -22,6 +22,7 @@ import anyio
 import httpx
 
 from engine import errors
+from engine.checksum import Hasher, new_hasher
 from engine.errors import AisError
 
 from .uri import bucket_uri, object_uri, quote_key, quote_segment
@@ -558,27 +559,34 @@ class Client:
                     raise error_from_response(resp, "object")
                 size = int(resp.headers.get("Content-Length", "-1"))
                 info = ObjectInfo.from_headers(bucket, key, resp.headers, size=size if size >= 0 else None)
-                yield info, resp.iter_raw(CHUNK)
+                yield info, resp.iter_bytes(CHUNK)
         except httpx.TransportError as e:
             raise _unreachable(self.endpoint, e) from e
 
     def download(self, bucket: str, key: str, out: Any, *, offset: int = 0, length: int | None = None,
                  on_chunk: Callable[[int], None] | None = None,
-                 on_open: Callable[[ObjectInfo], None] | None = None) -> ObjectInfo:
+                 on_open: Callable[[ObjectInfo], None] | None = None, verify: bool = False) -> ObjectInfo:
         """Write an object (or range) to the binary file `out`, chunk by chunk; returns its info.
 
-        `on_open` sees the info (size = bytes to come) before the first chunk, e.g. to size a progress bar."""
+        `on_open` sees the info (size = bytes to come) before the first chunk, e.g. to size a progress bar.
+        `verify` checks the bytes against the object's stored checksum (whole objects only): ObjectCorrupted."""
         with self.open_object(bucket, key, offset=offset, length=length) as (info, chunks):
             if on_open:
                 on_open(info)
+            hasher = _verifier(info) if verify and not _range_header(offset, length) else None
             got = 0
             for chunk in chunks:
                 out.write(chunk)
                 got += len(chunk)
+                if hasher:
+                    hasher.update(chunk)
                 if on_chunk:
                     on_chunk(len(chunk))
         if info.size >= 0 and got != info.size:
             raise errors.IncompleteBody(f"{info.uri}: received {got} of {info.size} bytes")
+        if hasher and hasher.hexdigest() != info.cksum_value.lower():
+            raise errors.ObjectCorrupted(f"{info.uri}: {info.cksum_type} checksum mismatch: received "
+                                         f"{hasher.hexdigest()}, the server has {info.cksum_value}")
         return info
 
 
@@ -659,9 +667,27 @@ class AsyncClient:
                     raise error_from_response(resp, "object")
                 size = int(resp.headers.get("Content-Length", "-1"))
                 info = ObjectInfo.from_headers(bucket, key, resp.headers, size=size if size >= 0 else None)
-                yield info, resp.aiter_raw(CHUNK)
+                yield info, resp.aiter_bytes(CHUNK)
         except httpx.TransportError as e:
             raise _unreachable(self.endpoint, e) from e
+
+
+def _verifier(info: ObjectInfo) -> Hasher | None:
+    """A hasher of the object's checksum type, or None when it has none this client knows."""
+    if not info.cksum_value or info.cksum_type in ("", "none"):
+        return None
+    try:
+        return new_hasher(info.cksum_type)
+    except ValueError:
+        return None
+
+
+def file_checksum(f: Any, cksum_type: str, chunk: int = CHUNK) -> str:
+    """Hex checksum of a binary file from its current position (e.g. to send with `put_object`)."""
+    hasher = new_hasher(cksum_type)
+    while data := f.read(chunk):
+        hasher.update(data)
+    return hasher.hexdigest()
 
 
 def file_chunks(f: Any, on_chunk: Callable[[int], None] | None = None, chunk: int = CHUNK) -> Iterable[bytes]:

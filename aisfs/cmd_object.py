@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 from engine.errors import AisError, ObjectNotFound
 
 from . import uri
-from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_chunks, parse_custom_md
+from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_checksum, file_chunks, parse_custom_md
 from .cmd_bucket import list_buckets
 from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageError, add_command, add_json_flag,
                       add_progress_flags, add_wait_flags, client, human_size, parse_uri, print_json, started_job,
@@ -161,6 +161,8 @@ def cmd_put(args: argparse.Namespace) -> int:
     if args.src == "-":
         if not dst.key or dst.key.endswith("/"):
             raise UsageError("put from stdin needs an object name: aisfs put - ais://BUCKET/OBJECT")
+        if args.compute_checksum:
+            raise UsageError("--compute-checksum needs a file (stdin cannot be read twice)")
         return _put_stdin(args, dst, custom)
     src = Path(args.src)
     if src.is_dir():
@@ -173,18 +175,32 @@ def cmd_put(args: argparse.Namespace) -> int:
         print(f"[dry run] PUT \"{src}\" => {uri.object_uri(dst.bucket, key)} ({human_size(size)})")
         return 0
     with client(args) as cl, Progress(args, size, key, long=size >= PROGRESS_MIN_BYTES) as bar:
-        _upload(cl, Upload(src, key, size), dst.bucket, args, custom, bar.update)
+        ctype = _checksum_type(cl, args, dst.bucket)
+        _upload(cl, Upload(src, key, size), dst.bucket, args, custom, bar.update, ctype)
     print(f"PUT \"{src}\" => {uri.object_uri(dst.bucket, key)} ({human_size(size)})")
     return 0
 
 
+def _checksum_type(cl: Client, args: argparse.Namespace, bucket: str) -> str:
+    """With --compute-checksum: the bucket's checksum type, which the server then verifies ("" = none)."""
+    if not args.compute_checksum:
+        return ""
+    ctype = str(cl.head_bucket(bucket)["checksum"]["type"])
+    return "" if ctype == "none" else ctype
+
+
 def _upload(cl: Client, up: Upload, bucket: str, args: argparse.Namespace, custom: dict[str, str] | None,
-            on_chunk: Callable[[int], None]) -> ObjectInfo:
-    """Stream one file; its size goes in Content-Length so the server can check the body is whole."""
+            on_chunk: Callable[[int], None], cksum_type: str = "") -> ObjectInfo:
+    """Stream one file; its size goes in Content-Length so the server can check the body is whole, and
+    with `cksum_type` its checksum (one extra read pass) so the server checks the bytes too."""
     with open(up.path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
+        checksum = None
+        if cksum_type:
+            checksum = (cksum_type, file_checksum(f, cksum_type))
+            f.seek(0)
         return cl.put_object(bucket, up.key, file_chunks(f, on_chunk), size=size,
-                             content_type=args.content_type or "", custom=custom)
+                             content_type=args.content_type or "", custom=custom, checksum=checksum)
 
 
 def _put_stdin(args: argparse.Namespace, dst: uri.Uri, custom: dict[str, str] | None) -> int:
@@ -230,7 +246,9 @@ def _put_dir(args: argparse.Namespace, src: Path, dst: uri.Uri, custom: dict[str
         return 0
     long = total >= PROGRESS_MIN_BYTES or len(uploads) >= PROGRESS_MIN_FILES
     with client(args) as cl, Progress(args, total, where, long=long) as bar:
-        failed = _run_parallel(args, uploads, lambda up: _upload(cl, up, dst.bucket, args, custom, bar.update),
+        ctype = _checksum_type(cl, args, dst.bucket)
+        failed = _run_parallel(args, uploads,
+                               lambda up: _upload(cl, up, dst.bucket, args, custom, bar.update, ctype),
                                lambda up: f"PUT \"{up.path}\"")
     print(f"PUT {len(uploads) - failed} objects ({human_size(total)}) from \"{src}\" => {where}")
     return 1 if failed else 0
@@ -265,6 +283,8 @@ def _err_text(e: BaseException) -> str:
 # get -------------------------------------------------------------------------------------------------
 def cmd_get(args: argparse.Namespace) -> int:
     src = parse_uri(args.src)
+    if args.checksum and (args.offset or args.length):
+        raise UsageError("--checksum validates whole objects; it does not combine with --offset/--length")
     if src.key and args.prefix:
         raise UsageError("give the prefix either in the URI or with --prefix, not both")
     if not src.key or src.key.endswith("/") or args.prefix:
@@ -292,7 +312,7 @@ def _get_one(args: argparse.Namespace, src: uri.Uri) -> int:
         if args.dst == "-":
             out = sys.stdout.buffer
             cl.download(src.bucket, src.key, out, offset=args.offset, length=args.length, on_chunk=bar.update,
-                        on_open=lambda info: bar.set_total(info.size))
+                        on_open=lambda info: bar.set_total(info.size), verify=args.checksum)
             out.flush()
             return 0
         dst = Path(args.dst) if args.dst else Path(_basename(src.key))
@@ -319,13 +339,13 @@ def _download(cl: Client, bucket: str, key: str, dst: Path, bar: Progress, args:
     if dst.exists() and not dst.is_file():  # /dev/null, a fifo: write in place
         with open(dst, "wb") as f:
             return cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,
-                               on_open=on_open)
+                               on_open=on_open, verify=args.checksum)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name[:100]}.", suffix=".aisfs-part")
     try:
         with os.fdopen(fd, "wb") as f:
             info = cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,
-                               on_open=on_open)
+                               on_open=on_open, verify=args.checksum)
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would surprise; give what open() would
         os.replace(tmp, dst)
         return info
@@ -477,6 +497,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--meta", default="", metavar="K=V,...", help="custom metadata, e.g. 'owner=me,stage=raw'")
     p.add_argument("--num-workers", type=int, default=DEFAULT_WORKERS, help="parallel uploads for a directory")
     p.add_argument("--dry-run", action="store_true", help="show what would be uploaded")
+    p.add_argument("--compute-checksum", action="store_true",
+                   help="hash each file first (bucket's checksum type) so the server verifies what it received")
     add_progress_flags(p)
 
     p = add_command(sub, "get", help="download an object, a directory or a bucket", func=cmd_get, description="""
@@ -496,6 +518,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--offset", type=int, default=0, help="read from this byte (one object)")
     p.add_argument("--length", type=int, default=None, help="read this many bytes (one object)")
     p.add_argument("--num-workers", type=int, default=DEFAULT_WORKERS, help="parallel downloads for many objects")
+    p.add_argument("--checksum", action="store_true",
+                   help="validate the received bytes against the object's stored checksum")
     add_progress_flags(p)
 
     p = add_command(sub, "cat", help="write an object to stdout", func=cmd_cat, examples="""
@@ -504,6 +528,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("src", metavar="ais://BUCKET/OBJECT")
     p.add_argument("--offset", type=int, default=0, help="read from this byte")
     p.add_argument("--length", type=int, default=None, help="read this many bytes")
+    p.add_argument("--checksum", action="store_true", help="validate the bytes against the stored checksum "
+                                                           "(exit 1 after writing them if they differ)")
 
     p = add_command(sub, "rm", help="delete objects: by name, a directory (-r), a template or a list",
                     func=cmd_rm, description="""

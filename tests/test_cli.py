@@ -182,12 +182,12 @@ def test_put_get_file_round_trip(shared_server: Server, bucket: str, tmp_path: P
     data = secrets.token_bytes(3 * 1024 * 1024 + 17)
     src = tmp_path / "blob.bin"
     src.write_bytes(data)
-    res = cli(shared_server, "put", str(src), f"ais://{bucket}/dir/blob.bin", "--progress")
+    res = cli(shared_server, "put", str(src), f"ais://{bucket}/dir/blob.bin", "--progress", "--compute-checksum")
     assert res.stdout == f'PUT "{src}" => ais://{bucket}/dir/blob.bin (3.00MiB)\n'
     # a file into a "directory" keeps its name; plain bucket/key URIs work too
     cli(shared_server, "put", str(src), f"{bucket}/copies/")
     out = tmp_path / "out.bin"
-    res = cli(shared_server, "get", f"ais://{bucket}/dir/blob.bin", str(out), "--progress")
+    res = cli(shared_server, "get", f"ais://{bucket}/dir/blob.bin", str(out), "--progress", "--checksum")
     assert out.read_bytes() == data
     assert "GET" in res.stdout and "100%" in res.stderr  # the forced bar went to stderr
     outdir = tmp_path / "outdir"

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import secrets
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from aisfs import uri
@@ -104,6 +106,23 @@ def test_sync_client_streams_objects(api: Client, bucket: str) -> None:
     assert not job["running"] and job["objs"] == 1
     api.delete_object(bucket, "renamed")
     assert [e["name"] for e in api.iter_objects(bucket)] == ["chunked"]
+
+
+def test_download_verifies_checksums() -> None:
+    """A server (here a stub) whose bytes do not match the checksum it claims is caught by `verify`."""
+    data = b"hello world"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        claimed = hashlib.md5(data if request.url.path.endswith("/good") else b"other").hexdigest()
+        return httpx.Response(200, content=data, headers={"Ais-Checksum-Type": "md5", "Ais-Checksum-Value": claimed})
+
+    with Client("http://stub", http=httpx.Client(base_url="http://stub", transport=httpx.MockTransport(handler))) as cl:
+        out = io.BytesIO()
+        assert cl.download("b", "good", out, verify=True).cksum_value == hashlib.md5(data).hexdigest()
+        assert out.getvalue() == data
+        with pytest.raises(errors.ObjectCorrupted, match="md5 checksum mismatch"):
+            cl.download("b", "bad", io.BytesIO(), verify=True)
+        cl.download("b", "bad", io.BytesIO())  # not asked to verify
 
 
 async def _agen(parts: list[bytes]) -> AsyncIterator[bytes]:
