@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import os
+import socket
 import subprocess
 import time
 import zlib
@@ -271,3 +272,35 @@ def test_virtual_hosted_style(srv: Server) -> None:
         assert signed("GET", f"{srv.url}/s3/wire/chunked").status_code == 200
     finally:
         httpx.put(f"{srv.url}/v1/daemon/set-config?s3.virtual_host_domain=")
+
+
+def test_access_mask_space_and_size_limits(srv: Server) -> None:
+    s3 = client(f"{srv.url}/s3")
+    s3.create_bucket(Bucket="guarded")
+    s3.put_object(Bucket="guarded", Key="k", Body=b"data")
+    r = httpx.request("PATCH", f"{srv.url}/v1/buckets/guarded", json={"action": "set-bprops", "value": {"access": "ro"}})
+    assert r.status_code == 200
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="guarded", Key="k2", Body=b"no")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket="guarded", Key="k")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert s3.get_object(Bucket="guarded", Key="k")["Body"].read() == b"data"
+    # out of space: 507 InsufficientStorage, nothing stored
+    full = {"space.cleanupwm": 1, "space.lowwm": 1, "space.highwm": 1, "space.out_of_space": 1}
+    assert httpx.put(f"{srv.url}/v1/daemon", json={"action": "set-config", "value": full}).status_code == 200
+    try:
+        r = signed("PUT", f"{srv.url}/s3/wire/nospace", body=b"x")
+        assert r.status_code == 507 and xml_error(r)["Code"] == "InsufficientStorage"
+    finally:
+        back = {"space.out_of_space": 95, "space.highwm": 90, "space.lowwm": 75, "space.cleanupwm": 65}
+        assert httpx.put(f"{srv.url}/v1/daemon", json={"action": "set-config", "value": back}).status_code == 200
+    # a declared size over S3's 5 TiB limit is refused before any byte is read
+    h = sign_headers("PUT", f"{srv.url}/s3/wire/huge", "UNSIGNED-PAYLOAD")
+    head = "".join(f"{k}: {v}\r\n" for k, v in h.items())
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(f"PUT /s3/wire/huge HTTP/1.1\r\nhost: 127.0.0.1:{srv.port}\r\n{head}"
+                     f"content-length: {6 << 40}\r\n\r\n".encode())
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400") and b"<Code>EntityTooLarge</Code>" in answer

@@ -60,14 +60,6 @@ class _Buffered:
                 raise InvalidRequest("aws-chunked: chunk header line too long")
             await self.fill()
 
-    async def rest_is_empty(self) -> bool:
-        if self.buf:
-            return False
-        async for chunk in self._it:  # drain: nothing may follow the final chunk
-            if chunk:
-                return False
-        return True
-
 
 async def decode(body: AsyncIterable[bytes], ident: Identity, *, decoded_length: int | None,
                  trailer: str = "", checksums: dict[str, str] | None = None) -> AsyncIterator[bytes]:
