@@ -78,9 +78,13 @@ class Engine(ObjectOps, ListingOps):
             paths = [self.data_dir / DEFAULT_MOUNTPATH]
         if len(set(paths)) != len(paths):
             raise BadRequest("the same mountpath is given twice")
-        jsonfile.save(self.data_dir / MOUNTPATHS_FILE, {"mountpaths": [str(p) for p in paths]})
         mps = Mountpaths([(self.index.mountpath_id(str(p)), p) for p in paths])
         mps.open()
+        try:  # remembered only once usable: a failed --mountpath must not replace a working set
+            jsonfile.save(self.data_dir / MOUNTPATHS_FILE, {"mountpaths": [str(p) for p in paths]})
+        except BaseException:
+            mps.close()
+            raise
         for mp in mps.by_id.values():
             if n := mp.clean_work():
                 log.info("removed %d unfinished work file(s) from %s", n, mp.path)
