@@ -160,3 +160,22 @@ def test_bad_mountpaths_exit_with_a_clear_error(tmp_path: Path) -> None:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         assert p.returncode != 0
         assert word in p.stderr and "cannot serve on" not in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_failed_mountpath_is_not_remembered(tmp_path: Path) -> None:
+    """A start that fails on a bad --mountpath leaves the working set in place for the next plain start."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        with srv.client() as c:
+            create_bucket(c, "stay")
+            assert c.put(ourl("stay", "o"), content=b"still here").status_code == 200
+        srv.stop()
+        (tmp_path / "file").write_text("x")
+        cmd = aisfs_cmd("serve", "--data-dir", str(srv.data_dir), "--listen", f"127.0.0.1:{free_port()}",
+                        "--mountpath", str(tmp_path / "file"))
+        assert subprocess.run(cmd, capture_output=True, text=True, timeout=30).returncode != 0
+        srv.start()
+        with srv.client() as c:
+            assert c.get(ourl("stay", "o")).content == b"still here"
+    finally:
+        srv.stop()
