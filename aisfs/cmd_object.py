@@ -127,14 +127,21 @@ def cmd_head(args: argparse.Namespace) -> int:
     u = parse_uri(args.target)
     with client(args) as cl:
         if not u.key:
-            summary = cl.bucket_summary(u.bucket)
-            if args.json:
-                print_json(summary)
-            else:
-                table(["PROPERTY", "VALUE"], [["name", uri.bucket_uri(u.bucket)], ["objects", str(summary["objects"])],
-                                              ["size", human_size(summary["size"])]])
-            return 0
-        info = cl.head_object(u.bucket, u.key)
+            s = cl.bucket_summary(u.bucket)
+            return _print_summary(args, uri.bucket_uri(u.bucket), s["objects"], s["size"], s)
+        try:
+            info = cl.head_object(u.bucket, u.key)
+        except ObjectNotFound:
+            if not u.key.endswith("/"):
+                raise
+            # a virtual directory: what lies under it
+            count = size = 0
+            for e in cl.iter_objects(u.bucket, prefix=u.key, props="name,size"):
+                count, size = count + 1, size + int(e.get("size", 0))
+            if not count:
+                raise
+            return _print_summary(args, str(u), count, size,
+                                 {"name": u.key, "bucket": u.bucket, "objects": count, "size": size})
     if args.json:
         print_json(info.to_json())
         return 0
@@ -144,6 +151,16 @@ def cmd_head(args: argparse.Namespace) -> int:
             ["content-type", info.content_type or "-"], ["last-modified", info.last_modified or "-"],
             ["custom", ",".join(f"{k}={v}" for k, v in info.custom.items()) or "-"]]
     table(["PROPERTY", "VALUE"], rows)
+    return 0
+
+
+def _print_summary(args: argparse.Namespace, name: str, count: int, size: int, doc: dict[str, Any]) -> int:
+    """A bucket's or a directory's object count and total size."""
+    if args.json:
+        print_json(doc)
+    else:
+        table(["PROPERTY", "VALUE"], [["name", name], ["objects", str(count)],
+                                      ["size", str(size) if args.raw else human_size(size)]])
     return 0
 
 
@@ -422,7 +439,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
                 cl.delete_object(t.bucket, t.key)
             except AisError as e:
                 failed += 1
-                warn(e.message)
+                hint = " (a directory? use rm -r)" if isinstance(e, ObjectNotFound) and t.key.endswith("/") else ""
+                warn(e.message + hint)
                 continue
             print(f"deleted \"{t}\"")
     return 1 if failed else 0
@@ -548,13 +566,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--list", help="comma-separated object names")
     add_wait_flags(p)
 
-    p = add_command(sub, "head", aliases=["stat"], help="show an object's metadata (or a bucket's summary)",
-                    func=cmd_head, description="""
+    p = add_command(sub, "head", aliases=["stat"], help="show an object's metadata (or a bucket's or directory's "
+                                                        "summary)", func=cmd_head, description="""
         Show an object's size, checksum, version, ETag, times and custom metadata; exit 1 if it does not
-        exist. With a bucket only, show its object count and size.""", examples="""
+        exist. For a bucket, or a virtual directory (ais://BUCKET/DIR/), show its object count and size.""",
+                    examples="""
         aisfs head ais://data/photo.jpg
         aisfs head ais://data/photo.jpg --json
         aisfs head ais://data
+        aisfs head ais://data/images/
         """)
     p.add_argument("target", metavar="ais://BUCKET[/OBJECT]")
     p.add_argument("--raw", action="store_true", help="size in bytes")

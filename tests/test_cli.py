@@ -282,8 +282,13 @@ def test_head_object_and_errors(shared_server: Server, api: Client, bucket: str,
     assert res.returncode == 1 and res.stderr == f'aisfs: object "ais://{bucket}/missing" does not exist\n'
     res = cli(shared_server, "head", "ais://no-such-bucket-x/k", ok=False)
     assert res.returncode == 1 and res.stderr == 'aisfs: bucket "ais://no-such-bucket-x" does not exist\n'
+    api.put_object(bucket, "d/x", b"12345")
+    api.put_object(bucket, "d/y/z", b"123")
     summary = json.loads(cli(shared_server, "head", f"ais://{bucket}", "--json").stdout)
-    assert summary["objects"] == 1 and summary["size"] == 8
+    assert summary["objects"] == 3 and summary["size"] == 16
+    res = cli(shared_server, "head", f"ais://{bucket}/d/", "--raw")  # a virtual directory
+    assert [line.split() for line in res.stdout.splitlines()[1:]] == [["name", f"ais://{bucket}/d/"],
+                                                                      ["objects", "2"], ["size", "8"]]
     res = cli(shared_server, "get", f"ais://{bucket}/missing", str(tmp_path / "m"), ok=False)
     assert res.returncode == 1 and "does not exist" in res.stderr and not (tmp_path / "m").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
