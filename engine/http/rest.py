@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AisError, BadRequest, MalformedRequest, NotFound
+from ..errors import AisError, BadRequest, MalformedRequest, NotFound, RangeNotSatisfiable
 from ..listing import MAX_PAGE
 from ..meta import ObjectMeta
 from ..ranges import parse_range
@@ -37,7 +37,10 @@ def text_response(text: str) -> Response:
 
 
 def error_response(err: AisError) -> Response:
-    return json_response({"message": err.message, "status": err.status}, err.status)
+    resp = json_response({"message": err.message, "status": err.status}, err.status)
+    if isinstance(err, RangeNotSatisfiable):  # RFC 9110: tells resuming clients the object's size
+        resp.headers.append(("content-range", f"bytes */{err.size}"))
+    return resp
 
 
 def rfc3339(ns: int) -> str:
