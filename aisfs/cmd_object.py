@@ -175,17 +175,31 @@ class Upload:
 def cmd_put(args: argparse.Namespace) -> int:
     dst = parse_uri(args.dst)
     custom = parse_custom_md(args.meta) if args.meta else None
-    if args.src == "-":
+    if args.srcs == ["-"]:
         if not dst.key or dst.key.endswith("/"):
             raise UsageError("put from stdin needs an object name: aisfs put - ais://BUCKET/OBJECT")
         if args.compute_checksum:
             raise UsageError("--compute-checksum needs a file (stdin cannot be read twice)")
         return _put_stdin(args, dst, custom)
-    src = Path(args.src)
+    for s in args.srcs:
+        if s == "-" or not Path(s).exists():
+            raise UsageError(f"{s}: no such file or directory" if s != "-" else "stdin ('-') must be the only source")
+    if len(args.srcs) == 1:
+        return _put_path(args, Path(args.srcs[0]), dst, custom)
+    # Several sources (`aisfs put *.jpg dir2 ais://b/x/`): like `cp -r`, each keeps its name under DST.
+    into = as_dir_prefix(dst.key)
+    rc = 0
+    for s in args.srcs:
+        src = Path(s)
+        target = uri.Uri(dst.bucket, into + src.resolve().name + "/") if src.is_dir() else uri.Uri(dst.bucket, into)
+        rc = max(rc, _put_path(args, src, target, custom))
+    return rc
+
+
+def _put_path(args: argparse.Namespace, src: Path, dst: uri.Uri, custom: dict[str, str] | None) -> int:
+    """One file or directory to DST."""
     if src.is_dir():
         return _put_dir(args, src, dst, custom)
-    if not src.exists():
-        raise UsageError(f"{args.src}: no such file or directory")
     key = dst.key + src.name if not dst.key or dst.key.endswith("/") else dst.key
     size = src.stat().st_size
     if args.dry_run:
@@ -500,14 +514,16 @@ def add_parser(sub: Any) -> None:
     p = add_command(sub, "put", help="upload a file, a directory (recursively) or stdin", func=cmd_put,
                     description="""
         Upload SRC to DST. A file goes to ais://BUCKET/OBJECT, or keeps its name under ais://BUCKET[/DIR/].
-        A directory is uploaded recursively under ais://BUCKET[/PREFIX/], names relative to it. '-' reads
-        stdin (an object name is required). Data is streamed, never held in memory.""", examples="""
+        A directory is uploaded recursively under ais://BUCKET[/PREFIX/], names relative to it. Several
+        sources each keep their name under DST (like cp -r). '-' reads stdin (an object name is required).
+        Data is streamed, never held in memory.""", examples="""
         aisfs put photo.jpg ais://data/images/photo.jpg
         aisfs put photo.jpg ais://data/images/
         aisfs put ./dataset ais://data/train/ --num-workers 8
+        aisfs put *.jpg notes/ ais://data/misc/          # several: each keeps its name under misc/
         tar c dir | aisfs put - ais://data/dir.tar
         """)
-    p.add_argument("src", metavar="SRC", help="file, directory, or - for stdin")
+    p.add_argument("srcs", nargs="+", metavar="SRC", help="files, directories, or - for stdin")
     p.add_argument("dst", metavar="DST", help="ais://BUCKET[/OBJECT or /PREFIX/]")
     p.add_argument("--recursive", "-r", action="store_true", help="accepted for ais compatibility (directories are "
                                                                   "always recursive)")

@@ -228,6 +228,10 @@ def test_put_get_directory_recursively(shared_server: Server, api: Client, bucke
     assert "GET 4 objects" in res.stdout
     got = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert got == files
+    # several sources: each keeps its name, like `cp -r`
+    cli(shared_server, "put", str(src / "a.txt"), str(src / "sub"), f"ais://{bucket}/many")
+    assert sorted(e["name"] for e in api.iter_objects(bucket, prefix="many/")) == \
+        ["many/a.txt", "many/sub/b.bin", "many/sub/deep/c"]
     # a directory named without its trailing slash, like `cp -r dir`
     out1 = tmp_path / "out1"
     cli(shared_server, "get", f"ais://{bucket}/train/sub", str(out1))
