@@ -45,7 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--preset", choices=["ml"], help="ml: read-only, indefinite metadata TTL, 16 MiB readahead")
     p.add_argument("--readahead-kb", type=int, default=None, help="kernel readahead for the mount (default 4096)")
     p.add_argument("--create-bucket", action="store_true", help="create BUCKET if it does not exist")
-    p.add_argument("--log-file", type=Path, help="daemon log (default: stderr in the foreground, none otherwise)")
+    p.add_argument("--log-file", type=Path, help="daemon log (default: stderr in the foreground, DATA_DIR/fuse-mount.log "
+                                                 "in the background)")
     p.add_argument("--debug", action="store_true")
     p.add_argument("-o", dest="options", action="append", default=[], metavar="OPT[,OPT...]",
                    help="mount(8)-style options: ro, allow_other, uid=, gid=, file_mode=, dir_mode=, "
@@ -190,6 +191,9 @@ def _daemonize(args: argparse.Namespace) -> int:
     if "mount" not in argv:
         argv = ["mount", *argv]
     cmd = [sys.executable, "-m", "aisfs", *argv, "--foreground", "--ready-fd", str(w)]
+    if not args.log_file and args.data_dir and not args.endpoint:
+        args.log_file = Path(args.data_dir).resolve() / "fuse-mount.log"  # a daemon's problems must go somewhere
+        cmd += ["--log-file", str(args.log_file)]
     out = open(args.log_file, "ab") if args.log_file else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

@@ -359,3 +359,22 @@ def test_name_limits(d: Path) -> None:
     with pytest.raises(OSError) as ei:
         (d / ("n" * 256)).write_bytes(b"x")  # the kernel's per-component limit
     assert ei.value.errno == errno.ENAMETOOLONG
+
+
+def test_unlinked_open_file_and_new_file_at_same_name(d: Path) -> None:
+    p = d / "f"
+    p.write_bytes(b"old content")
+    with open(p, "rb") as old:
+        old_ino = os.fstat(old.fileno()).st_ino
+        os.unlink(p)
+        assert os.fstat(old.fileno()).st_size == len(b"old content")
+        p.write_bytes(b"new")
+        assert os.stat(p).st_ino != old_ino
+        assert old.read() == b"old content"
+    assert p.read_bytes() == b"new"
+    with open(d / "w", "wb", buffering=0) as w:
+        w.write(b"abc")
+        os.unlink(d / "w")
+        w.write(b"def")
+        assert os.fstat(w.fileno()).st_size == 6
+    assert not (d / "w").exists()

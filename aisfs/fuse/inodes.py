@@ -92,6 +92,13 @@ class InodeTable:
             self._by_path[(b, new_key)] = ino
             self._by_ino[ino].key = new_key
 
+    def detach(self, bucket: str, key: str) -> None:
+        """The path was removed here: its node keeps serving open handles, a new file there gets a new number
+        (so the kernel never mixes an unlinked file's cached pages with its successor's)."""
+        ino = self._by_path.pop((bucket, key), None)
+        if ino is not None:
+            self._by_ino[ino].key = f"\0stale/{ino}"
+
     def forget(self, ino: int, n: int) -> None:
         node = self._by_ino.get(ino)
         if node is not None:

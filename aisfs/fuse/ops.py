@@ -102,7 +102,22 @@ class AisOps(pyfuse3.Operations):
                           etag="", atime_ns=base.atime_ns if base else t, mtime_ns=t, custom=st.custom)
         return make_attr(node.ino, "file", fake, self.d)
 
+    def _stale_attr(self, node: Node) -> pyfuse3.EntryAttributes:
+        """fstat of an open file whose name is gone (unlinked or replaced): what its handles still see."""
+        st = self.states.get(node.ino)
+        meta = st.meta if st is not None else None
+        for h in self.handles.values():
+            if h.ino == node.ino and h.reader is not None:
+                meta = h.reader.meta
+        if st is None and meta is None:
+            raise fail(errno.ENOENT)
+        a = make_attr(node.ino, node.kind, meta, self.d, size=st.size if st is not None else None)
+        a.st_nlink = 0
+        return a
+
     async def _getattr(self, node: Node) -> pyfuse3.EntryAttributes:
+        if node.key.startswith("\0stale/"):
+            return self._stale_attr(node)
         r = await self._resolve_node(node)
         if r is None:
             raise fail(errno.ENOENT)
@@ -318,6 +333,7 @@ class AisOps(pyfuse3.Operations):
             raise fail(errno.ENOTEMPTY)
         if r[1] is not None:
             await self.b.delete(bucket, key + "/")
+        self.inodes.detach(bucket, key)
 
     # namespace changes -----------------------------------------------------------------------------
     @fuse_op
@@ -336,6 +352,7 @@ class AisOps(pyfuse3.Operations):
             st.abandon_upload()
         if await self.b.head(bucket, key) is not None:
             await self.b.delete(bucket, key)
+        self.inodes.detach(bucket, key)
 
     @fuse_op
     async def symlink(self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
