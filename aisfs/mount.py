@@ -194,6 +194,7 @@ def _daemonize(args: argparse.Namespace) -> int:
     if not args.log_file and args.data_dir and not args.endpoint:
         args.log_file = Path(args.data_dir).resolve() / "fuse-mount.log"  # a daemon's problems must go somewhere
         cmd += ["--log-file", str(args.log_file)]
+        args.log_file.parent.mkdir(parents=True, exist_ok=True)
     out = open(args.log_file, "ab") if args.log_file else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
