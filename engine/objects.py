@@ -263,9 +263,14 @@ class ObjectOps:
         self._check_space()
         with await self.open_object(src_bucket, src_key, validate=False) as src:
             m = src.meta
-            wf = WorkFile(self.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"]})
+            wf = WorkFile(self.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"], m.cksum.type})
             try:
                 await wf.copy_from(src.fd, 0, m.size)
+                # the source's own checksum comes free with the copy: never launder rotten bytes into a fresh one
+                if m.cksum.type != "none" and (got := wf.hasher.hexdigest(m.cksum.type)) != m.cksum.value:
+                    self.stats.add("err.cksum.n")
+                    raise ObjectCorrupted(f"BAD DATA CHECKSUM: \"ais://{src_bucket}/{src_key}\" has {m.cksum.type} "
+                                          f"{got}, expected {m.cksum.value}; not copied")
                 await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
                 etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
                 return self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
