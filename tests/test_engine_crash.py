@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import xxhash
 
-from restkit import act, assert_error, bucket_props, create_bucket, data_file, fill, list_all, names, ourl, set_props
+from restkit import (act, assert_error, bucket_props, create_bucket, data_file, fill, list_all, names, ourl, set_props,
+                     wait_job)
 from support import Server
 
 WRITERS = 20
@@ -221,3 +222,26 @@ def test_kill9_during_jobs(server: Server) -> None:
             assert c.get(ourl("jdst", k)).content == body(k)
         for k in names(list_all(c, "jdel")):
             assert c.get(ourl("jdel", k)).content == body(k)
+
+
+def test_copies_never_launder_corruption(server: Server) -> None:
+    """copy-obj and copy-bck of a corrupted object fail for it instead of making a copy with a fresh, valid checksum."""
+    with server.client() as c:
+        create_bucket(c, "lsrc")
+        create_bucket(c, "ldst", {"checksum.type": "sha256"})
+        data = os.urandom(1 << 20)
+        for k in ("bad", "good"):
+            assert c.put(ourl("lsrc", k), content=data).status_code == 200
+        path = data_file(server.data_dir, bucket_props(c, "lsrc")["bid"], "bad")
+        with open(path, "r+b") as f:
+            f.seek(12345)
+            f.write(bytes([data[12345] ^ 0x01]))
+        for dst in ("lsrc", "ldst"):
+            r = act(c, "POST", ourl("lsrc", "bad"), "copy-obj", {"bucket": dst}, name="bad-copy")
+            assert 500 <= r.status_code < 600 and "checksum" in r.json()["message"].lower(), r.text
+            assert_error(c.get(ourl(dst, "bad-copy")), 404)
+        job = wait_job(c, act(c, "POST", "/v1/buckets/lsrc", "copy-bck", {}, params={"bck_to": "lall"}).text)
+        assert job["objs"] == 1 and job["err_count"] == 1 and "bad" in job["errors"][0]
+        assert names(list_all(c, "lall")) == ["good"]
+        assert c.get(ourl("lall", "good")).content == data
+        wait_no_work_files(server.data_dir)
