@@ -6,6 +6,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+import s3kit
 
 from fuse_support import Mount, cleanup
 from support import free_port
@@ -48,6 +51,42 @@ def test_mount_and_rest_see_each_other(tmp_path: Path) -> None:
             # delete in the mount -> gone over REST
             os.unlink(m.path("from-mount"))
             assert c.head("/v1/objects/shared/from-mount").status_code == 404
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in s3kit.KEY_ENV.items():
+        monkeypatch.setenv(k, v)
+    port = free_port()
+    m = Mount(tmp_path, "s3b", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "0.5")
+    try:
+        m.start()
+        s3 = s3kit.client(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                s3.list_buckets()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        m.path("photos").mkdir()
+        data = os.urandom(70_000)
+        m.path("photos", "cat.jpg").write_bytes(data)
+        assert s3.get_object(Bucket="s3b", Key="photos/cat.jpg")["Body"].read() == data
+        m.path("empty").mkdir()
+        listing = s3.list_objects_v2(Bucket="s3b", Delimiter="/")
+        assert sorted(p["Prefix"] for p in listing.get("CommonPrefixes", [])) == ["empty/", "photos/"]
+        s3.put_object(Bucket="s3b", Key="photos/dog.jpg", Body=b"woof", Metadata={"color": "brown"})
+        deadline = time.monotonic() + 3
+        while not m.path("photos", "dog.jpg").exists():
+            assert time.monotonic() < deadline, "object PUT over S3 did not appear in the mount"
+            time.sleep(0.1)
+        assert m.path("photos", "dog.jpg").read_bytes() == b"woof"
+        assert os.getxattr(m.path("photos", "dog.jpg"), "user.meta.color") == b"brown"
     finally:
         m.stop()
         cleanup(tmp_path)
