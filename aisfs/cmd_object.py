@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from engine.errors import AisError, ObjectNotFound
+from engine.listing import MAX_PAGE
 
 from . import uri
 from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_checksum, file_chunks, parse_custom_md
@@ -22,7 +23,6 @@ from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageErr
                       table, warn)
 
 DEFAULT_WORKERS = 4
-MAX_PAGE = 10_000
 ALL_PROPS = "name,size,version,checksum,atime,custom"
 COLUMNS = {"name": "NAME", "size": "SIZE", "version": "VERSION", "checksum": "CHECKSUM", "atime": "ATIME",
            "custom": "CUSTOM", "etag": "ETAG", "last-modified": "LAST-MODIFIED"}
@@ -84,29 +84,20 @@ def _print_json_stream(entries: Iterable[dict[str, Any]]) -> None:
 
 
 def _print_listing(entries: Iterator[dict[str, Any]], props: list[str], args: argparse.Namespace) -> None:
-    """A table per page of up to 1000 rows (columns sized by what was seen so far)."""
-    widths: list[int] = []
+    """A table printed 1000 rows at a time (columns sized by what was seen so far): a huge bucket
+    starts printing at once and never sits in memory."""
     header = None if args.no_headers else [COLUMNS[p] for p in props]
+    widths: list[int] | None = None
     batch: list[list[str]] = []
     total = 0
-
-    def flush() -> None:
-        nonlocal header, widths
-        rows = ([header] if header else []) + batch
-        if not rows:
-            return
-        widths = [max([w] + [len(r[i]) for r in rows]) for i, w in enumerate(widths or [0] * len(props))]
-        for r in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + ("  " if len(r) > 1 else "") + r[-1])
-        header = None
-        batch.clear()
-
     for e in entries:
         batch.append([_cell(e, p, args.raw) for p in props])
         total += 1
         if len(batch) >= 1000:
-            flush()
-    flush()
+            widths = table(header, batch, widths=widths)
+            header, batch = None, []
+    if batch:
+        table(header, batch, widths=widths)
     if total == 0 and not args.no_headers:
         print("No objects.")
 

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence, TextIO
 
+from engine.dotted import flatten
 from engine.errors import BadRequest
 
 from . import uri
@@ -105,17 +106,6 @@ def parse_settings(words: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested settings as dotted keys, the way users set them."""
-    out: dict[str, Any] = {}
-    for k, v in doc.items():
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def dotted_subset(doc: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
     """The settings of `doc` that `updates` (dotted or nested) touched, as dotted keys."""
     flat, keys = flatten(doc), flatten(updates)
@@ -152,16 +142,18 @@ def print_json(doc: Any, out: TextIO | None = None) -> None:
     (out or sys.stdout).write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
-def table(header: Sequence[str] | None, rows: Iterable[Sequence[str]], out: TextIO | None = None) -> None:
-    """Left-aligned columns, AIStore-CLI style; `header=None` prints rows only."""
+def table(header: Sequence[str] | None, rows: Iterable[Sequence[str]], out: TextIO | None = None,
+          widths: list[int] | None = None) -> list[int]:
+    """Left-aligned columns, AIStore-CLI style; `header=None` prints rows only. Returns the column
+    widths, which a caller printing a long table in batches passes back in to keep columns steady."""
     out = out or sys.stdout
-    rows = [list(map(str, r)) for r in rows]
-    allrows = ([list(header)] if header else []) + rows
+    allrows = ([list(header)] if header else []) + [list(map(str, r)) for r in rows]
     if not allrows:
-        return
-    widths = [max(len(r[i]) for r in allrows) for i in range(len(allrows[0]))]
+        return widths or []
+    widths = [max([w] + [len(r[i]) for r in allrows]) for i, w in enumerate(widths or [0] * len(allrows[0]))]
     for r in allrows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + ("  " if len(r) > 1 else "") + r[-1] + "\n")
+    return widths
 
 
 def human_size(n: int | None) -> str:
