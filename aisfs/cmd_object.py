@@ -363,7 +363,8 @@ def _download(cl: Client, bucket: str, key: str, dst: Path, bar: Progress, args:
             return cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,
                                on_open=on_open, verify=args.checksum)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name[:100]}.", suffix=".aisfs-part")
+    short = dst.name.encode()[:100].decode(errors="ignore")  # a 255-byte name leaves no room for the suffix
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{short}.", suffix=".aisfs-part")
     try:
         with os.fdopen(fd, "wb") as f:
             info = cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,
