@@ -45,6 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--preset", choices=["ml"], help="ml: read-only, indefinite metadata TTL, 16 MiB readahead")
     p.add_argument("--readahead-kb", type=int, default=None, help="kernel readahead for the mount (default 4096)")
     p.add_argument("--create-bucket", action="store_true", help="create BUCKET if it does not exist")
+    p.add_argument("--direct-io", action="store_true", help="reads bypass the kernel page cache (large streaming "
+                                                            "reads read once, e.g. training data)")
     p.add_argument("--log-file", type=Path, help="daemon log (default: stderr in the foreground, DATA_DIR/fuse-mount.log "
                                                  "in the background)")
     p.add_argument("--debug", action="store_true")
@@ -73,7 +75,7 @@ def _apply_o(args: argparse.Namespace) -> list[str]:
             elif name in ("rw", "defaults", "auto", "noauto", "user", "nouser", "_netdev", "nofail", "dev", "suid",
                           "exec", "nodev", "nosuid", "noexec", "async", "atime", "noatime", "relatime"):
                 continue
-            elif name in ("allow_other", "create_bucket", "foreground", "debug"):
+            elif name in ("allow_other", "create_bucket", "foreground", "debug", "direct_io"):
                 setattr(args, name, True)
             elif name in ("uid", "gid", "readahead_kb"):
                 setattr(args, name, int(value))
@@ -125,7 +127,8 @@ def _config(args: argparse.Namespace) -> Any:
                        serve=args.serve, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
                        gid=args.gid, file_mode=args.file_mode, dir_mode=args.dir_mode,
                        ttl=_parse_ttl(args.metadata_ttl) if args.metadata_ttl else DEFAULT_TTL,
-                       readahead_kb=args.readahead_kb or 4096, create_bucket=args.create_bucket, extra_options=extra)
+                       readahead_kb=args.readahead_kb or 4096, create_bucket=args.create_bucket,
+                       direct_io=args.direct_io, extra_options=extra)
 
 
 def cmd_mount(args: argparse.Namespace) -> int:

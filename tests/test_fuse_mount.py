@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,7 @@ def test_read_only_and_ml_preset(tmp_path: Path) -> None:
                 assert ei.value.errno == errno.EROFS
         finally:
             m.stop()
-    cleanup(tmp_path)
+    cleanup(base)
 
 
 def test_engine_errors_surface_at_close(tmp_path: Path) -> None:
@@ -203,3 +204,28 @@ def test_umount_refuses_other_mounts_and_double_mount(tmp_path: Path) -> None:
     finally:
         m.stop()
         cleanup(tmp_path)
+
+
+def test_allow_other(tmp_path: Path) -> None:
+    """Another user is shut out unless --allow-other (then the kernel checks modes: default_permissions)."""
+    def as_nobody(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cmd, user=65534, group=65534, capture_output=True, text=True, timeout=30)
+
+    base = Path(tempfile.mkdtemp(prefix="aisfs-ao-"))  # pytest's tmp dirs are closed to other users
+    os.chmod(base, 0o755)
+    try:
+        for flags, allowed in (((), False), (("--allow-other",), True)):
+            m = Mount(base, "ao", "--create-bucket", *flags)
+            try:
+                m.start()
+                m.path("pub").write_bytes(b"public")
+                m.path("priv").write_bytes(b"secret")
+                os.chmod(m.path("priv"), 0o600)
+                r = as_nobody("cat", str(m.path("pub")))
+                assert (r.returncode == 0 and r.stdout == "public") == allowed, r.stderr
+                if allowed:
+                    assert as_nobody("cat", str(m.path("priv"))).returncode != 0
+            finally:
+                m.stop()
+    finally:
+        cleanup(base)

@@ -47,6 +47,7 @@ class MountConfig:
     ttl: float = 1.0
     readahead_kb: int = 4096
     create_bucket: bool = False
+    direct_io: bool = False
     max_tasks: int = 64
     extra_options: list[str] = field(default_factory=list)
 
@@ -113,7 +114,7 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
             if not cfg.create_bucket:
                 raise MountError(f"bucket {cfg.bucket!r} does not exist (use --create-bucket)")
             await backend.create_bucket(cfg.bucket)
-        ops = AisOps(backend, cfg.bucket, cfg.prefix, defaults, read_only=cfg.read_only)
+        ops = AisOps(backend, cfg.bucket, cfg.prefix, defaults, read_only=cfg.read_only, direct_io=cfg.direct_io)
         pyfuse3.init(ops, str(cfg.mountpoint), _mount_options(cfg))
         terminated = False
         pidf = pid_file(cfg.mountpoint)

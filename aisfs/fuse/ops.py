@@ -46,8 +46,9 @@ class AisOps(pyfuse3.Operations):
     enable_writeback_cache = False
 
     def __init__(self, backend: Backend, bucket: str | None, prefix: str, defaults: MountAttrs, *,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, direct_io: bool = False) -> None:
         super().__init__()
+        self.direct_io = direct_io  # read handles bypass the page cache: one copy less for large streaming reads
         self.b = backend
         self.d = defaults
         self.read_only = read_only
@@ -477,7 +478,7 @@ class AisOps(pyfuse3.Operations):
                 keep = self.seen.get(inode) == ident
                 self.seen[inode] = ident
                 self.handles[fh] = Handle(inode, reader=reader)
-                return pyfuse3.FileInfo(fh=fh, keep_cache=keep)
+                return pyfuse3.FileInfo(fh=fh, keep_cache=keep, direct_io=self.direct_io)
             self._writable()
             if st is None:
                 meta = await self.b.head(node.bucket, node.key)
