@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from pathlib import Path
 from typing import Iterator
@@ -13,12 +14,14 @@ import pytest
 from restkit import act, assert_error, bucket_props, create_bucket, list_all, names, ourl, set_props, wait_job
 from support import Server
 
+SERIAL = itertools.count()
 BAD_NAMES = [("x" * 65, "64"), ("a..b", ".."), ("v1", "reserved"), ("s3", "reserved"), ("has space", "letters"),
              ("caf\u00e9", "letters"), ("a*b", "letters"), ("a%b", "letters")]
 
 
 @pytest.fixture(scope="module")
 def c(shared_server: Server) -> Iterator[httpx.Client]:
+    """One client on the module's server (its tests use distinct bucket names)."""
     with shared_server.client() as client:
         yield client
 
@@ -94,11 +97,13 @@ def test_set_and_reset_props(c: httpx.Client) -> None:
     assert r.status_code == 200, r.text
     p = bucket_props(c, "setprops")
     assert (p["checksum"]["type"], p["versioning"]["enabled"], p["lru"]["dont_evict_time"]) == ("sha512", False, "90m")
+    assert set_props(c, "setprops", {"access": "ro"}).status_code == 200
     r = act(c, "PATCH", "/v1/buckets/setprops", "reset-bprops")
     assert r.status_code == 200, r.text
     p = bucket_props(c, "setprops")
     assert (p["checksum"]["type"], p["versioning"]["enabled"], p["lru"]["dont_evict_time"]) == ("xxhash", True, "2h")
     assert (p["bid"], p["created"]) == (p0["bid"], p0["created"])
+    assert c.put(ourl("setprops", "writable-again"), content=b"w").status_code == 200
 
 
 @pytest.mark.parametrize("update,word", [({"created": "1"}, "read-only"), ({"bid": "x"}, "read-only"),
@@ -106,7 +111,7 @@ def test_set_and_reset_props(c: httpx.Client) -> None:
                                          ({"access": "sometimes"}, "access"), ({"versioning.enabled": "maybe"}, "boolean")])
 def test_invalid_props_refused_and_unchanged(c: httpx.Client, update: dict, word: str) -> None:
     """Read-only, unknown or invalid props answer 400 and change nothing."""
-    name = f"badset-{abs(hash(str(update))) % 10**8}"
+    name = f"badset-{next(SERIAL)}"
     create_bucket(c, name)
     before = bucket_props(c, name)
     assert_error(set_props(c, name, update), 400, word)

@@ -21,6 +21,7 @@ from support import Server
 
 @pytest.fixture(scope="module")
 def c(shared_server: Server) -> Iterator[httpx.Client]:
+    """One client on the module's server (its tests use distinct bucket names)."""
     with shared_server.client() as client:
         create_bucket(client, "web")
         yield client

@@ -1,6 +1,7 @@
 """Multi-object jobs over /v1: delete-listrange by names and templates, job listing, progress, wait, abort."""
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Iterator
 
@@ -11,8 +12,12 @@ from restkit import act, assert_error, create_bucket, fill, list_all, names, our
 from support import Server
 
 
+SERIAL = itertools.count()
+
+
 @pytest.fixture(scope="module")
 def c(shared_server: Server) -> Iterator[httpx.Client]:
+    """One client on the module's server (its tests use distinct bucket names)."""
     with shared_server.client() as client:
         yield client
 
@@ -72,8 +77,8 @@ def test_delete_by_prefix_and_everything(shared_server: Server, c: httpx.Client)
                                         ({"objnames": [1, 2]}, "objnames")])
 def test_bad_templates_are_400(c: httpx.Client, value: dict, word: str) -> None:
     """A malformed template or name list is refused up front, deleting nothing."""
-    create_bucket(c, f"jbad{abs(hash(str(value))) % 10**6}")
-    b = f"jbad{abs(hash(str(value))) % 10**6}"
+    b = f"jbad{next(SERIAL)}"
+    create_bucket(c, b)
     c.put(ourl(b, "s-1"), content=b"x")
     assert_error(act(c, "DELETE", f"/v1/buckets/{b}", "delete-listrange", value), 400, word)
     assert names(list_all(c, b)) == ["s-1"]
