@@ -95,11 +95,15 @@ def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -
             assert err.count("\n") == 1 and err.startswith("aisfs: "), err
 
 
-def test_unreachable_endpoint_is_one_line_error() -> None:
+def test_endpoint_flag_env_and_unreachable_server(shared_server: Server) -> None:
     res = run_cli("ls", "--endpoint", "http://127.0.0.1:9")
     assert res.returncode == 1
     assert res.stderr.startswith("aisfs: cannot reach http://127.0.0.1:9: connection refused")
     assert res.stderr.count("\n") == 1
+    # the flag (before the command too, and as a bare host:port) wins over $AIS_ENDPOINT
+    res = run_cli("--endpoint", shared_server.url.removeprefix("http://"), "bucket", "ls", "--json",
+                  env={"AIS_ENDPOINT": "http://127.0.0.1:9"})
+    assert res.returncode == 0 and isinstance(json.loads(res.stdout), list)
 
 
 # buckets ------------------------------------------------------------------------------------------------
