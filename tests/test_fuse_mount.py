@@ -177,6 +177,12 @@ def test_engine_errors_surface_at_close(tmp_path: Path) -> None:
                 f.write(b"new")
         assert ei.value.errno == errno.EACCES
         assert m.path("locked", "f").read_bytes() == b"old"
+        for op in (lambda: m.path("locked", "new").write_bytes(b""), lambda: m.path("locked", "d").mkdir(),
+                   lambda: os.unlink(m.path("locked", "f"))):
+            with pytest.raises(OSError) as ei:
+                op()
+            assert ei.value.errno == errno.EACCES
+        assert os.listdir(m.path("locked")) == ["f"]
         fd = os.open(m.path("full", "g"), os.O_CREAT | os.O_WRONLY)
         os.write(fd, b"data")
         with pytest.raises(OSError) as ei:

@@ -10,6 +10,7 @@ from typing import AsyncIterable, Protocol
 
 import trio
 
+from engine.bprops import ACCESS_PUT, check_access
 from engine.core import Engine
 from engine.errors import ObjectNotFound
 from engine.meta import ListEntry, ObjectMeta
@@ -46,6 +47,7 @@ class Backend(Protocol):
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta: ...
     async def capacity(self) -> tuple[int, int]: ...
     async def sync(self) -> None: ...
+    async def check_writable(self, bucket: str) -> None: ...
 
 
 class EmbeddedReader:
@@ -124,6 +126,10 @@ class EmbeddedBackend:
 
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta:
         return await self.engine.update_object_meta(bucket, key, custom=custom)
+
+    async def check_writable(self, bucket: str) -> None:
+        """AccessDenied now (at open/create) rather than at close, for a bucket that takes no PUTs."""
+        check_access(self.engine.bucket_props(bucket), ACCESS_PUT, bucket)
 
     async def sync(self) -> None:
         """fsync(2) of a mount: object data is fsynced at PUT; this makes the index durable too."""

@@ -481,6 +481,7 @@ class AisOps(pyfuse3.Operations):
                 return pyfuse3.FileInfo(fh=fh, keep_cache=keep, direct_io=self.direct_io)
             self._writable()
             if st is None:
+                await self.b.check_writable(node.bucket)
                 meta = await self.b.head(node.bucket, node.key)
                 st = await WriteState.load(self.b, node.bucket, node.key, meta, truncate=bool(flags & os.O_TRUNC))
                 st.nursery = self.nursery
@@ -504,6 +505,7 @@ class AisOps(pyfuse3.Operations):
         if r is not None and r[0] == "dir":
             raise fail(errno.EISDIR)
         self._new_key(key)
+        await self.b.check_writable(bucket)
         node = self.inodes.node(bucket, key, "file")
         async with self._lock(node.ino):
             st = self._live_state(node)

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterable, AsyncIterator
 
+from engine.bprops import ACCESS_PUT, check_access
 from engine.checksum import Cksum
 from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, PreconditionFailed
 from engine.meta import ListEntry, ObjectMeta
@@ -181,6 +182,12 @@ class RemoteBackend:
     async def capacity(self) -> tuple[int, int]:
         caps = await self.c.daemon("capacity")
         return sum(int(c["total"]) for c in caps), sum(int(c["avail"]) for c in caps)
+
+    async def check_writable(self, bucket: str) -> None:
+        """AccessDenied at open/create for a bucket whose access mask refuses PUTs."""
+        props = await self.c.head_bucket(bucket)
+        if "access" in props:
+            check_access(props, ACCESS_PUT, bucket)
 
     async def sync(self) -> None:
         """Nothing to do here: the server fsyncs each object before acknowledging its PUT (write_policy.fsync)."""
