@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.errors import AisError, BucketNotFound
+from engine.errors import BucketAlreadyExists, BucketNotFound
 
 from . import uri
 from .cmdutil import (UsageError, add_command, add_group, add_json_flag, add_wait_flags, client, dotted_subset,
@@ -24,18 +24,17 @@ def bucket_arg(text: str) -> str:
 def cmd_create(args: argparse.Namespace) -> int:
     props = parse_settings([args.props]) if args.props else None
     names = [bucket_arg(b) for b in args.buckets]
-    rc = 0
     with client(args) as cl:
         for name in names:
             try:
                 cl.create_bucket(name, props)
-            except AisError as e:
+            except BucketAlreadyExists as e:
                 if not args.ignore_error:
                     raise
                 warn(e.message)
                 continue
             print(f"\"{uri.bucket_uri(name)}\" created")
-    return rc
+    return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
