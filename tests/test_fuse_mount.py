@@ -144,19 +144,21 @@ def test_read_only_and_ml_preset(tmp_path: Path) -> None:
         await engine.put_object("ro", "f", b"data")
 
     with_engine(tmp_path / "data", seed)
-    for flags in (["--read-only"], ["--preset", "ml"]):
-        m = Mount(tmp_path, "ro", *flags)
-        try:
-            m.start()
-            assert m.path("f").read_bytes() == b"data"
-            for op in (lambda: m.path("g").write_bytes(b"x"), lambda: m.path("d").mkdir(),
-                       lambda: os.unlink(m.path("f")), lambda: os.setxattr(m.path("f"), "user.meta.a", b"b")):
-                with pytest.raises(OSError) as ei:
-                    op()
-                assert ei.value.errno == errno.EROFS
-        finally:
-            m.stop()
-    cleanup(base)
+    try:
+        for flags in (["--read-only"], ["--preset", "ml"]):
+            m = Mount(tmp_path, "ro", *flags)
+            try:
+                m.start()
+                assert m.path("f").read_bytes() == b"data"
+                for op in (lambda: m.path("g").write_bytes(b"x"), lambda: m.path("d").mkdir(),
+                           lambda: os.unlink(m.path("f")), lambda: os.setxattr(m.path("f"), "user.meta.a", b"b")):
+                    with pytest.raises(OSError) as ei:
+                        op()
+                    assert ei.value.errno == errno.EROFS
+            finally:
+                m.stop()
+    finally:
+        cleanup(tmp_path)
 
 
 def test_engine_errors_surface_at_close(tmp_path: Path) -> None:

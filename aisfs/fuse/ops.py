@@ -20,12 +20,11 @@ from .attrs import ATIME, CTIME, GID, MODE, MTIME, SYMLINK, UID, MountAttrs, mak
 from .backend import Backend
 from .errnos import fail, fuse_op
 from .handles import Handle, WriteState
+from .namespace import NamespaceOps
 from .inodes import MAX_NAME, ROOT_INO, InodeTable, Node, representable
 
 log = logging.getLogger("aisfs.fuse")
 
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
 LOCAL_XATTR_NS = ("security.", "system.", "trusted.")
 
 Resolved = tuple[str, ObjectMeta | None]  # (kind, metadata of the object or directory marker)
@@ -39,7 +38,7 @@ def _ident(meta: ObjectMeta) -> tuple[object, ...]:
     return meta.version, meta.etag, meta.size, meta.mtime_ns
 
 
-class AisOps(pyfuse3.Operations):
+class AisOps(NamespaceOps, pyfuse3.Operations):
     """One mount: a bucket (or prefix) as the root, or every bucket as a top-level directory."""
 
     supports_dot_lookup = False
@@ -292,163 +291,6 @@ class AisOps(pyfuse3.Operations):
 
     async def releasedir(self, fh: int) -> None:
         self.dirs.pop(fh, None)
-
-    @fuse_op
-    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
-                    ) -> pyfuse3.EntryAttributes:
-        self._writable()
-        parent, bucket, key = self._child(parent_inode, name)
-        if parent.bucket is None:
-            await self.b.create_bucket(bucket)
-            node = self.inodes.node(bucket, "", "dir")
-            node.lookups += 1
-            return make_attr(node.ino, "dir", None, self.d)
-        if await self._resolve(bucket, key) is not None:
-            raise fail(errno.EEXIST)
-        self._new_key(key, marker=True)
-        meta = await self.b.put(bucket, key + "/", b"", size=0, custom={MODE: f"{stat.S_IMODE(mode):o}"})
-        node = self.inodes.node(bucket, key, "dir")
-        node.lookups += 1
-        return make_attr(node.ino, "dir", meta, self.d)
-
-    async def _dir_is_empty(self, bucket: str, key: str) -> bool:
-        prefix = key + "/"
-        if any(st.bucket == bucket and st.key.startswith(prefix) and not st.deleted for st in self.states.values()):
-            return False
-        entries = await self.b.list_dir(bucket, prefix)
-        return all(e.name == prefix for e in entries)
-
-    @fuse_op
-    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        self._writable()
-        parent, bucket, key = self._child(parent_inode, name)
-        if parent.bucket is None:
-            await self.b.destroy_empty_bucket(bucket)
-            return
-        r = await self._resolve(bucket, key)
-        if r is None:
-            raise fail(errno.ENOENT)
-        if r[0] != "dir":
-            raise fail(errno.ENOTDIR)
-        if not await self._dir_is_empty(bucket, key):
-            raise fail(errno.ENOTEMPTY)
-        if r[1] is not None:
-            await self.b.delete(bucket, key + "/")
-        self.inodes.detach(bucket, key)
-
-    # namespace changes -----------------------------------------------------------------------------
-    @fuse_op
-    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        self._writable()
-        _, bucket, key = self._child(parent_inode, name)
-        r = await self._resolve(bucket, key)
-        if r is None:
-            raise fail(errno.ENOENT)
-        if r[0] == "dir":
-            raise fail(errno.EISDIR)
-        node = self.inodes.find(bucket, key)
-        st = self._live_state(node) if node is not None else None
-        if st is not None:
-            st.deleted = True  # still readable and writable through open handles; never committed
-            st.abandon_upload()
-        if await self.b.head(bucket, key) is not None:
-            await self.b.delete(bucket, key)
-        self.inodes.detach(bucket, key)
-
-    @fuse_op
-    async def symlink(self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
-                      ) -> pyfuse3.EntryAttributes:
-        self._writable()
-        parent, bucket, key = self._child(parent_inode, name)
-        if parent.bucket is None:
-            raise fail(errno.EPERM)
-        if await self._resolve(bucket, key) is not None:
-            raise fail(errno.EEXIST)
-        self._new_key(key)
-        meta = await self.b.put(bucket, key, target, size=len(target), custom={SYMLINK: "1"})
-        node = self.inodes.node(bucket, key, "link")
-        node.lookups += 1
-        return make_attr(node.ino, "link", meta, self.d)
-
-    @fuse_op
-    async def readlink(self, inode: int, ctx: pyfuse3.RequestContext) -> bytes:
-        node = self.inodes.get(inode)
-        if node.kind != "link" or node.bucket is None:
-            raise fail(errno.EINVAL)
-        reader = await self.b.open_read(node.bucket, node.key)
-        try:
-            return await reader.pread(reader.meta.size, 0)
-        finally:
-            reader.close()
-
-    @fuse_op
-    async def link(self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
-                   ) -> pyfuse3.EntryAttributes:
-        raise fail(errno.EPERM)  # objects have one name; documented in docs/semantics.md
-
-    @fuse_op
-    async def mknod(self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
-                    ) -> pyfuse3.EntryAttributes:
-        raise fail(errno.EPERM)  # no devices, FIFOs or sockets in a bucket
-
-    @fuse_op
-    async def rename(self, parent_inode_old: int, name_old: bytes, parent_inode_new: int, name_new: bytes,
-                     flags: int, ctx: pyfuse3.RequestContext) -> None:
-        self._writable()
-        if flags & RENAME_EXCHANGE:
-            raise fail(errno.EINVAL)
-        p_old, bucket, src = self._child(parent_inode_old, name_old)
-        p_new, dst_bucket, dst = self._child(parent_inode_new, name_new)
-        if p_old.bucket is None or p_new.bucket is None:
-            raise fail(errno.EPERM)  # buckets are not renamed through the mount
-        if dst_bucket != bucket:
-            raise fail(errno.EXDEV)  # mv falls back to copy + delete
-        if src == dst:
-            return
-        rs = await self._resolve(bucket, src)
-        if rs is None:
-            raise fail(errno.ENOENT)
-        self._new_key(dst, marker=rs[0] == "dir")
-        rd = await self._resolve(bucket, dst)
-        if rd is not None and flags & RENAME_NOREPLACE:
-            raise fail(errno.EEXIST)
-        if rs[0] == "dir":
-            await self._rename_dir(bucket, src, dst, rd)
-        else:
-            await self._rename_file(bucket, src, dst, rd)
-
-    async def _rename_file(self, bucket: str, src: str, dst: str, rd: Resolved | None) -> None:
-        if rd is not None and rd[0] == "dir":
-            raise fail(errno.EISDIR)
-        node = self.inodes.find(bucket, src)
-        st = self._live_state(node) if node is not None else None
-        if st is not None:
-            await st.commit(self.b)  # the object must exist to be renamed; the handle goes on writing `dst`
-        target = self.inodes.find(bucket, dst)
-        await self.b.rename(bucket, src, dst)
-        if target is not None and (tst := self._live_state(target)) is not None:
-            tst.deleted = True  # the replaced file lives on only in its open handles
-        if st is not None:
-            st.key = dst
-        self.inodes.move(bucket, src, dst, is_dir=False)
-
-    async def _rename_dir(self, bucket: str, src: str, dst: str, rd: Resolved | None) -> None:
-        if rd is not None:
-            if rd[0] != "dir":
-                raise fail(errno.ENOTDIR)
-            if not await self._dir_is_empty(bucket, dst):
-                raise fail(errno.ENOTEMPTY)
-        if dst.startswith(src + "/"):
-            raise fail(errno.EINVAL)
-        if rd is not None and rd[1] is not None:
-            await self.b.delete(bucket, dst + "/")
-        await self.b.rename_prefix(bucket, src + "/", dst + "/")
-        pre = src + "/"
-        for st in self.states.values():
-            if st.bucket == bucket and st.key.startswith(pre):
-                st.abandon_upload()  # it streams to the old name; the staged copy goes to the new one
-                st.key = dst + "/" + st.key[len(pre):]
-        self.inodes.move(bucket, src, dst, is_dir=True)
 
     # files ---------------------------------------------------------------------------------------------
     def _lock(self, ino: int) -> trio.Lock:
