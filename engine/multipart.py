@@ -34,7 +34,7 @@ LAYOUT = "x-mpu-parts"   # in ObjectMeta.headers of a completed upload: how to f
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS s3_uploads(
     upload_id TEXT PRIMARY KEY, bid TEXT NOT NULL, key TEXT NOT NULL, created INTEGER NOT NULL, meta TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS s3_uploads_by_key ON s3_uploads(bid, key, created);
+CREATE INDEX IF NOT EXISTS s3_uploads_by_key ON s3_uploads(bid, key, upload_id);
 CREATE TABLE IF NOT EXISTS s3_parts(
     upload_id TEXT NOT NULL, part INTEGER NOT NULL, mp INTEGER NOT NULL, fid TEXT NOT NULL, size INTEGER NOT NULL,
     md5 TEXT NOT NULL, mtime INTEGER NOT NULL, checksum TEXT NOT NULL,
@@ -106,7 +106,7 @@ async def create(eng: "Engine", bucket: str, key: str, *, content_type: str = ""
                  headers: dict[str, str] | None = None, algo: str = "") -> str:
     _, bid = eng._bucket(bucket, ACCESS_PUT)
     check_key(key)
-    upload_id = secrets.token_urlsafe(24)
+    upload_id = f"{time.time_ns():016x}{secrets.token_hex(12)}"   # time-ordered: listings page by it
     meta = {"ctype": content_type, "custom": custom or {}, "headers": headers or {}, "algo": algo}
     _db(eng).execute("INSERT INTO s3_uploads VALUES(?,?,?,?,?)",
                      (upload_id, bid, key, time.time_ns(), json.dumps(meta, ensure_ascii=False)))
@@ -203,9 +203,11 @@ def list_uploads(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: st
         q += " AND key<?"
         args.append(upper)
     if key_marker:
-        q += " AND (key>? OR (key=? AND ?<>'' AND upload_id>?))"
+        # resume after the marker in the listing's own order (created, upload_id), not by id alone
+        q += (" AND (key>? OR (key=? AND ?<>'' AND (created, upload_id) > "
+              "(SELECT created, upload_id FROM s3_uploads WHERE upload_id=?)))")
         args += [key_marker, key_marker, id_marker, id_marker]
-    q += " ORDER BY key, created, upload_id LIMIT ?"
+    q += " ORDER BY key, upload_id LIMIT ?"
     rows = _db(eng).execute(q, (*args, limit + 1)).fetchall()
     ups = [Upload(r[0], r[1], r[2], json.loads(r[3])) for r in rows[:limit]]
     return ups, len(rows) > limit
