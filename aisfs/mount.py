@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import select
@@ -58,6 +59,7 @@ def add_parser(sub: Any) -> None:
 
     u = sub.add_parser("umount", help="unmount an aisfs mount (also one whose daemon died)")
     u.add_argument("mountpoint", type=Path)
+    u.add_argument("--lazy", action="store_true", help="detach even if busy (the daemon exits once files close)")
     u.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon to finish uploads")
     u.set_defaults(func=cmd_umount)
 
@@ -247,16 +249,26 @@ def cmd_umount(args: argparse.Namespace) -> int:
     except (OSError, ValueError):
         pid = None
     ok = _run_quiet(["fusermount3", "-u", str(mnt)]) or _run_quiet(["umount", str(mnt)])
-    if not ok:
+    if not ok and (args.lazy or _dead(mnt)):
         ok = _run_quiet(["fusermount3", "-u", "-z", str(mnt)]) or _run_quiet(["umount", "-l", str(mnt)])
+        pid = None  # a detached daemon lives on until its open files close: do not wait for it
     if not ok:
-        print(f"aisfs umount: {mnt} is not mounted or could not be unmounted", file=sys.stderr)
+        print(f"aisfs umount: {mnt}: target is busy (close its files, or use --lazy)", file=sys.stderr)
         return 1
     if pid is not None:  # wait for the daemon to finish its uploads and release the data dir
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
     return 0
+
+
+def _dead(mnt: Path) -> bool:
+    """A mount whose daemon is gone answers every access with ENOTCONN."""
+    try:
+        os.stat(mnt)
+    except OSError as e:
+        return e.errno == errno.ENOTCONN
+    return False
 
 
 def _run_quiet(cmd: list[str]) -> bool:

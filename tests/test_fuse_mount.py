@@ -237,3 +237,27 @@ def test_allow_other(tmp_path: Path) -> None:
                 m.stop()
     finally:
         cleanup(base)
+
+
+def test_umount_busy_needs_lazy(tmp_path: Path) -> None:
+    m = Mount(tmp_path, "busy", "--create-bucket")
+    try:
+        m.start()
+        f = open(m.path("held"), "wb")
+        try:
+            f.write(b"pending")
+            r = m.umount()
+            assert r.returncode != 0 and "busy" in r.stderr
+            assert is_mounted(m.mnt)
+            r = subprocess.run(aisfs_cmd("umount", "--lazy", str(m.mnt)), cwd=ROOT, capture_output=True,
+                               text=True, timeout=60)
+            assert not is_mounted(m.mnt)
+        finally:
+            f.close()  # the detached mount still serves it: the upload happens, then the daemon exits
+        assert m.proc is not None
+        m.proc.wait(20)
+        m.start()
+        assert m.path("held").read_bytes() == b"pending"
+    finally:
+        m.stop()
+        cleanup(tmp_path)
