@@ -203,9 +203,7 @@ def list_uploads(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: st
         q += " AND key<?"
         args.append(upper)
     if key_marker:
-        # resume after the marker in the listing's own order (created, upload_id), not by id alone
-        q += (" AND (key>? OR (key=? AND ?<>'' AND (created, upload_id) > "
-              "(SELECT created, upload_id FROM s3_uploads WHERE upload_id=?)))")
+        q += " AND (key>? OR (key=? AND ?<>'' AND upload_id>?))"  # the same order as ORDER BY below
         args += [key_marker, key_marker, id_marker, id_marker]
     q += " ORDER BY key, upload_id LIMIT ?"
     rows = _db(eng).execute(q, (*args, limit + 1)).fetchall()
