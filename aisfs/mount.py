@@ -31,7 +31,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("source", nargs="?", default="", help="BUCKET[/PREFIX], also as ais://BUCKET/PREFIX")
     p.add_argument("--data-dir", type=Path, default=os.environ.get("AISFS_DATA_DIR") or None,
                    help="embedded mode: the engine's data directory (env AISFS_DATA_DIR)")
-    p.add_argument("--endpoint", help="remote mode: URL of a running aisfs/AIStore server")
+    p.add_argument("--endpoint", default=argparse.SUPPRESS,  # keeps `aisfs --endpoint URL mount ...` too
+                   help="remote mode: URL of a running aisfs/AIStore server")
     p.add_argument("--serve", metavar="ADDR", help="embedded mode: also serve S3 + REST on ADDR (host:port)")
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground (default: daemonize "
                                                                    "once the mount works)")
@@ -106,6 +107,7 @@ def _parse_ttl(value: str) -> float:
 def _config(args: argparse.Namespace) -> Any:
     from .fuse.daemon import MountConfig
 
+    args.endpoint = getattr(args, "endpoint", None)
     extra = _apply_o(args)
     if args.preset == "ml":
         args.read_only = True
