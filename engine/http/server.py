@@ -80,6 +80,8 @@ class Request:
         self._conn = conn
         self.method: str = ev.method.decode("ascii")
         target = ev.target.decode("latin-1")
+        if target[:8].lower().startswith(("http://", "https://")):  # absolute-form (RFC 9112 3.2.2): use its path
+            target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
         self.raw_path, _, self.query_string = target.partition("?")
         self.headers: dict[str, str] = {}
         for name, value in ev.headers:
