@@ -15,7 +15,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from restkit import create_bucket, ourl, read_response, set_props
+from restkit import create_bucket, ourl, raw, read_response, set_props
 from support import Server
 
 
@@ -177,3 +177,13 @@ def test_sigterm_lets_an_upload_finish(tmp_path: Path) -> None:
             assert c.get(ourl("up", "slow")).content == data
     finally:
         srv.stop()
+
+
+def test_absolute_form_target(shared_server: Server, c: httpx.Client) -> None:
+    """A request target in absolute form (as sent through proxies) is served like its path (RFC 9112)."""
+    c.put(ourl("web", "abs key"), content=b"absolute")
+    status, _, body = raw(shared_server.port, f"GET http://127.0.0.1:{shared_server.port}{ourl('web', 'abs key')} "
+                          f"HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    assert (status, body) == (200, b"absolute")
+    status, _, body = raw(shared_server.port, b"GET http://any.host/v1/health?x=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, body) == (200, b'{"status": "ok"}')
