@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import trio
@@ -171,7 +171,6 @@ class Handle:
     reader: Reader | None = None
     state: WriteState | None = None
     writable: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         if self.reader is not None:

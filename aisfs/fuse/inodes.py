@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyfuse3
 
@@ -26,7 +26,6 @@ class Node:
     key: str
     kind: str = "dir"            # "dir" | "file" | "link"
     lookups: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
