@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator
 
 import trio
 
-from . import bprops, jsonfile, names
+from . import bprops, jsonfile, multipart, names, versions
 from .bmd import BMD
 from .config import ClusterConfig
 from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequest
@@ -169,6 +169,7 @@ class Engine(ObjectOps, ListingOps):
             raise BucketNotEmpty(f"bucket \"ais://{name}\" is not empty")
         self.bmd.remove(name)
         files = self.index.drop_bucket(props["bid"])
+        files += versions.drop_bucket(self, props["bid"]) + multipart.drop_bucket(self, props["bid"])
         self._atimes = {k: v for k, v in self._atimes.items() if k[0] != props["bid"]}
         await trio.to_thread.run_sync(self._unlink_files, files)
 

@@ -216,17 +216,24 @@ async def abort(eng: "Engine", bucket: str, key: str, upload_id: str) -> None:
     _drop(eng, [upload_id])
 
 
-def _drop(eng: "Engine", upload_ids: list[str]) -> None:
+def _forget(eng: "Engine", upload_ids: list[str]) -> list[tuple[int, str]]:
+    """Remove uploads from the index; returns their part files."""
     db = _db(eng)
+    files: list[tuple[int, str]] = []
     for uid in upload_ids:
-        files = db.execute("SELECT mp, fid FROM s3_parts WHERE upload_id=?", (uid,)).fetchall()
+        files += [(mp, fid) for mp, fid in db.execute("SELECT mp, fid FROM s3_parts WHERE upload_id=?", (uid,))]
         db.execute("DELETE FROM s3_parts WHERE upload_id=?", (uid,))
         db.execute("DELETE FROM s3_uploads WHERE upload_id=?", (uid,))
-        eng._unlink_files([tuple(f) for f in files])
+    return files
 
 
-def drop_bucket(eng: "Engine", bid: str) -> None:
-    _drop(eng, [r[0] for r in _db(eng).execute("SELECT upload_id FROM s3_uploads WHERE bid=?", (bid,))])
+def _drop(eng: "Engine", upload_ids: list[str]) -> None:
+    eng._unlink_files(_forget(eng, upload_ids))
+
+
+def drop_bucket(eng: "Engine", bid: str) -> list[tuple[int, str]]:
+    """Forget a destroyed bucket's unfinished uploads; returns their part files for the caller to remove."""
+    return _forget(eng, [r[0] for r in _db(eng).execute("SELECT upload_id FROM s3_uploads WHERE bid=?", (bid,))])
 
 
 def multipart_etag(md5s: list[str]) -> str:
@@ -254,14 +261,13 @@ async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
             raise EntityTooSmall(f"part {num} is {r[3]} bytes; every part but the last must be at least {MIN_PART}")
         chosen.append(r)
     eng._check_space()
+    fds: list[int] = []
     wf = WorkFile(eng.mountpaths.place(bid, key), {props["checksum"]["type"]})
     try:
-        for r in chosen:
-            fd = _open_part(eng, r)
-            try:
-                await wf.copy_from(fd, 0, r[3])
-            finally:
-                os.close(fd)
+        for r in chosen:   # all opened first: a part re-uploaded meanwhile cannot change what was checked
+            fds.append(_open_part(eng, r))
+        for r, fd in zip(chosen, fds):
+            await wf.copy_from(fd, 0, r[3])
         await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
         sizes = [r[3] for r in chosen]
         headers = dict(up.meta.get("headers") or {})
@@ -280,6 +286,9 @@ async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
     except BaseException:
         wf.abort()
         raise
+    finally:
+        for fd in fds:
+            os.close(fd)
     _drop(eng, [upload_id])
     return meta
 

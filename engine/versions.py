@@ -8,7 +8,6 @@ Every read by version id, by any face, goes through here.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import time
@@ -301,10 +300,10 @@ def check_empty(eng: "Engine", bucket: str, props: dict[str, Any]) -> None:
         raise BucketNotEmpty(f"bucket \"ais://{bucket}\" still holds object versions")
 
 
-def drop_bucket(eng: "Engine", bid: str) -> None:
+def drop_bucket(eng: "Engine", bid: str) -> list[tuple[int, str]]:
+    """Forget a destroyed bucket's old versions; returns their data files for the caller to remove."""
     db = _db(eng)
     files = db.execute("SELECT mp, fid FROM s3_versions WHERE bid=? AND marker=0", (bid,)).fetchall()
     db.execute("DELETE FROM s3_versions WHERE bid=?", (bid,))
-    with contextlib.suppress(Exception):
-        eng._unlink_files(files)
+    return [(mp, fid) for mp, fid in files]
 

@@ -138,3 +138,18 @@ def test_upload_part_copy_and_listing_uploads(s3: Any) -> None:
     s3.create_bucket(Bucket="mpgone")
     s3.create_multipart_upload(Bucket="mpgone", Key="k")
     s3.delete_bucket(Bucket="mpgone")
+
+
+def test_destroying_a_bucket_through_v1_drops_its_uploads_and_versions(s3: Any, srv: Server) -> None:
+    s3.create_bucket(Bucket="mpdestroy")
+    s3.put_bucket_versioning(Bucket="mpdestroy", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="mpdestroy", Key="k", Body=b"old")
+    s3.put_object(Bucket="mpdestroy", Key="k", Body=b"new")
+    uid = s3.create_multipart_upload(Bucket="mpdestroy", Key="u")["UploadId"]
+    s3.upload_part(Bucket="mpdestroy", Key="u", UploadId=uid, PartNumber=1, Body=b"p")
+    before = data_files(srv)
+    assert httpx.delete(f"{srv.url}/v1/buckets/mpdestroy").status_code == 200
+    assert data_files(srv) == before - 3
+    s3.create_bucket(Bucket="mpdestroy")
+    assert "Versions" not in s3.list_object_versions(Bucket="mpdestroy")
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpdestroy")

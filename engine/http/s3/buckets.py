@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ... import multipart as mpu
 from ... import versions
 from ...bprops import ACCESS_HEAD, check_access
 from ...errors import InvalidBucketName
@@ -57,9 +56,7 @@ async def head_bucket(eng: "Engine", ctx: Ctx) -> Response:
 async def delete_bucket(eng: "Engine", ctx: Ctx) -> Response:
     props = eng.bucket_props(ctx.bucket)
     versions.check_empty(eng, ctx.bucket, props)
-    await eng.destroy_bucket(ctx.bucket, force=False)
-    mpu.drop_bucket(eng, props["bid"])
-    versions.drop_bucket(eng, props["bid"])
+    await eng.destroy_bucket(ctx.bucket, force=False)   # drops unfinished uploads too
     return Response(204, [], b"")
 
 
