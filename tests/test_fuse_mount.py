@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -258,6 +259,28 @@ def test_umount_busy_needs_lazy(tmp_path: Path) -> None:
         m.proc.wait(20)
         m.start()
         assert m.path("held").read_bytes() == b"pending"
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_mount_helper_with_o_options(tmp_path: Path) -> None:
+    """The /sbin/mount.fuse.aisfs helper of docs/mount.md: mount(8)'s argument order and -o options."""
+    helper = tmp_path / "mount.fuse.aisfs"
+    py = " ".join(shlex.quote(c) for c in aisfs_cmd())
+    helper.write_text(f'#!/bin/sh\nsrc="$1"; mnt="$2"; shift 2\nexec {py} mount "$mnt" "$src" "$@"\n')
+    helper.chmod(0o755)
+    m = Mount(tmp_path, "hb")
+    try:
+        opts = f"defaults,_netdev,data_dir={m.data_dir},create_bucket,metadata_ttl=2,file_mode=0600,log_file={m.log}"
+        r = subprocess.run([str(helper), "hb", str(m.mnt), "-o", opts], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert is_mounted(m.mnt)
+        m.path("f").write_bytes(b"via helper")
+        assert m.path("f").read_bytes() == b"via helper"
+        assert m.umount().returncode == 0
+        assert not is_mounted(m.mnt)
     finally:
         m.stop()
         cleanup(tmp_path)
