@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -46,6 +47,12 @@ def cli(srv: Server, *args: str, input: bytes | None = None, ok: bool = True):  
     if ok:
         assert res.returncode == 0, f"aisfs {' '.join(args)} -> {res.returncode}\n{res.stderr}"
     return res
+
+
+def cli_parallel(srv: Server, *argvs: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+    """Independent read-only commands at once (each is a whole interpreter start): results in order."""
+    with ThreadPoolExecutor(max_workers=len(argvs)) as pool:
+        return list(pool.map(lambda argv: run_cli(*argv, endpoint=srv.url), argvs))
 
 
 def cli_bytes(srv: Server, *args: str, input: bytes = b"") -> bytes:
@@ -190,16 +197,15 @@ def test_put_get_file_round_trip(shared_server: Server, bucket: str, tmp_path: P
     assert res.stdout == f'PUT "{src}" => ais://{bucket}/dir/blob.bin (3.00MiB)\n'
     # a file into a "directory" keeps its name; plain bucket/key URIs work too
     cli(shared_server, "put", str(src), f"{bucket}/copies/")
-    out = tmp_path / "out.bin"
-    res = cli(shared_server, "get", f"ais://{bucket}/dir/blob.bin", str(out), "--progress", "--checksum")
-    assert out.read_bytes() == data
-    assert "GET" in res.stdout and "100%" in res.stderr  # the forced bar went to stderr
-    outdir = tmp_path / "outdir"
+    out, outdir = tmp_path / "out.bin", tmp_path / "outdir"
     outdir.mkdir()
-    cli(shared_server, "get", f"{bucket}/copies/blob.bin", str(outdir))
-    assert (outdir / "blob.bin").read_bytes() == data
+    to_file, to_dir = cli_parallel(
+        shared_server, ("get", f"ais://{bucket}/dir/blob.bin", str(out), "--progress", "--checksum"),
+        ("get", f"{bucket}/copies/blob.bin", str(outdir)))
+    assert to_file.returncode == 0 and out.read_bytes() == data
+    assert "GET" in to_file.stdout and "100%" in to_file.stderr  # the forced bar went to stderr
+    assert to_dir.returncode == 0 and (outdir / "blob.bin").read_bytes() == data
     assert [p.name for p in outdir.iterdir()] == ["blob.bin"]  # no temp files left behind
-    # a range
     part = cli_bytes(shared_server, "get", f"ais://{bucket}/dir/blob.bin", "-", "--offset", "1000", "--length", "50")
     assert part == data[1000:1050]
 
@@ -260,20 +266,20 @@ def test_get_skips_names_that_are_not_safe_paths(shared_server: Server, api: Cli
 def test_ls_prefix_props_limit_and_directories(shared_server: Server, api: Client, bucket: str) -> None:
     for key in ("a/1", "a/2", "a/sub/3", "b/4", "c"):
         api.put_object(bucket, key, b"12345")
-    res = cli(shared_server, "ls", f"ais://{bucket}", "--prefix", "a/")
-    assert res.stdout.splitlines() == ["NAME     SIZE", "a/1      5B", "a/2      5B", "a/sub/3  5B"]
-    assert cli(shared_server, "ls", f"ais://{bucket}/a/", "-H").stdout.split() == \
-        ["a/1", "5B", "a/2", "5B", "a/sub/3", "5B"]
-    limited = json.loads(cli(shared_server, "ls", f"ais://{bucket}", "--limit", "2", "--page-size", "1", "--json").stdout)
-    assert [e["name"] for e in limited] == ["a/1", "a/2"]
-    res = cli(shared_server, "ls", f"ais://{bucket}", "--no-recursion", "-H")
-    assert [line.split()[0] for line in res.stdout.splitlines()] == ["a/", "b/", "c"]
-    full = json.loads(cli(shared_server, "ls", f"ais://{bucket}", "--props", "all", "--json", "--prefix", "c").stdout)
-    assert full[0]["name"] == "c" and full[0]["size"] == 5 and full[0]["checksum"] and full[0]["version"] == "1"
-    res = cli(shared_server, "ls", f"ais://{bucket}", "--props", "name,checksum,version")
-    assert res.stdout.splitlines()[0].split() == ["NAME", "CHECKSUM", "VERSION"]
-    res = cli(shared_server, "ls", f"ais://{bucket}", "--props", "colour", ok=False)
-    assert res.returncode == 2 and "unknown --props colour" in res.stderr
+    b = f"ais://{bucket}"
+    listing, in_dir, limited, folded, full, columns, bad = cli_parallel(
+        shared_server, ("ls", b, "--prefix", "a/"), ("ls", f"{b}/a/", "-H"),
+        ("ls", b, "--limit", "2", "--page-size", "1", "--json"), ("ls", b, "--no-recursion", "-H"),
+        ("ls", b, "--props", "all", "--json", "--prefix", "c"), ("ls", b, "--props", "name,checksum,version"),
+        ("ls", b, "--props", "colour"))
+    assert listing.stdout.splitlines() == ["NAME     SIZE", "a/1      5B", "a/2      5B", "a/sub/3  5B"]
+    assert in_dir.stdout.split() == ["a/1", "5B", "a/2", "5B", "a/sub/3", "5B"]
+    assert [e["name"] for e in json.loads(limited.stdout)] == ["a/1", "a/2"]
+    assert [line.split()[0] for line in folded.stdout.splitlines()] == ["a/", "b/", "c"]
+    entry = json.loads(full.stdout)[0]
+    assert entry["name"] == "c" and entry["size"] == 5 and entry["checksum"] and entry["version"] == "1"
+    assert columns.stdout.splitlines()[0].split() == ["NAME", "CHECKSUM", "VERSION"]
+    assert bad.returncode == 2 and "unknown --props colour" in bad.stderr
 
 
 def test_head_object_and_errors(shared_server: Server, api: Client, bucket: str, tmp_path: Path) -> None:
@@ -281,25 +287,25 @@ def test_head_object_and_errors(shared_server: Server, api: Client, bucket: str,
     src.write_bytes(b'{"k": 1}')
     cli(shared_server, "put", str(src), f"ais://{bucket}/f.json", "--content-type", "application/json",
         "--meta", "owner=me,stage=raw")
-    info = json.loads(cli(shared_server, "head", f"ais://{bucket}/f.json", "--json").stdout)
-    assert info["size"] == 8 and info["content_type"] == "application/json"
-    assert info["custom"] == {"owner": "me", "stage": "raw"} and info["checksum"]["value"]
-    table = cli(shared_server, "head", f"ais://{bucket}/f.json").stdout
-    assert re.search(r"^size\s+8B$", table, re.M) and re.search(r"^custom\s+owner=me,stage=raw$", table, re.M)
-    res = cli(shared_server, "head", f"ais://{bucket}/missing", ok=False)
-    assert res.returncode == 1 and res.stderr == f'aisfs: object "ais://{bucket}/missing" does not exist\n'
-    res = cli(shared_server, "head", "ais://no-such-bucket-x/k", ok=False)
-    assert res.returncode == 1 and res.stderr == 'aisfs: bucket "ais://no-such-bucket-x" does not exist\n'
     api.put_object(bucket, "d/x", b"12345")
     api.put_object(bucket, "d/y/z", b"123")
-    summary = json.loads(cli(shared_server, "head", f"ais://{bucket}", "--json").stdout)
-    assert summary["objects"] == 3 and summary["size"] == 16
-    res = cli(shared_server, "head", f"ais://{bucket}/d/", "--raw")  # a virtual directory
-    assert [line.split() for line in res.stdout.splitlines()[1:]] == [["name", f"ais://{bucket}/d/"],
-                                                                      ["objects", "2"], ["size", "8"]]
-    res = cli(shared_server, "get", f"ais://{bucket}/missing", str(tmp_path / "m"), ok=False)
-    assert res.returncode == 1 and "does not exist" in res.stderr and not (tmp_path / "m").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
+    b = f"ais://{bucket}"
+    as_json, as_table, missing, no_bucket, summary, in_dir, get_missing = cli_parallel(
+        shared_server, ("head", f"{b}/f.json", "--json"), ("head", f"{b}/f.json"), ("head", f"{b}/missing"),
+        ("head", "ais://no-such-bucket-x/k"), ("head", b, "--json"), ("head", f"{b}/d/", "--raw"),
+        ("get", f"{b}/missing", str(tmp_path / "m")))
+    info = json.loads(as_json.stdout)
+    assert info["size"] == 8 and info["content_type"] == "application/json"
+    assert info["custom"] == {"owner": "me", "stage": "raw"} and info["checksum"]["value"]
+    assert re.search(r"^size\s+8B$", as_table.stdout, re.M)
+    assert re.search(r"^custom\s+owner=me,stage=raw$", as_table.stdout, re.M)
+    assert missing.returncode == 1 and missing.stderr == f'aisfs: object "{b}/missing" does not exist\n'
+    assert no_bucket.returncode == 1 and no_bucket.stderr == 'aisfs: bucket "ais://no-such-bucket-x" does not exist\n'
+    assert json.loads(summary.stdout) | {"name": ""} == {"name": "", "provider": "ais", "objects": 3, "size": 16}
+    assert [line.split() for line in in_dir.stdout.splitlines()[1:]] == [["name", f"{b}/d/"], ["objects", "2"],
+                                                                         ["size", "8"]]  # a virtual directory
+    assert get_missing.returncode == 1 and "does not exist" in get_missing.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]  # no file, not even a temporary one
 
 
 def test_rm_objects_directory_template_and_list(shared_server: Server, api: Client, bucket: str) -> None:
@@ -327,33 +333,40 @@ def test_job_show_wait_stop(shared_server: Server, api: Client, bucket: str) -> 
     job_id = api.delete_objects(bucket, objnames=["a", "missing"])
     res = cli(shared_server, "job", "wait", job_id, ok=False)
     assert res.returncode == 1 and "failed: 1 objects" in res.stdout and "missing: does not exist" in res.stderr
-    job = json.loads(cli(shared_server, "job", "show", job_id, "--json").stdout)
+    one, listed, table, missing = cli_parallel(
+        shared_server, ("job", "show", job_id, "--json"), ("job", "show", "--all", "--bucket", bucket, "--json"),
+        ("job", "show", "--all", "--kind", "delete-listrange"), ("job", "show", "nosuchjob"))
+    job = json.loads(one.stdout)
     assert job["id"] == job_id and job["kind"] == "delete-listrange" and job["err_count"] == 1
-    listed = json.loads(cli(shared_server, "job", "show", "--all", "--bucket", bucket, "--json").stdout)
-    assert [j["id"] for j in listed] == [job_id]
-    res = cli(shared_server, "job", "show", "--all", "--kind", "delete-listrange")
-    assert job_id in res.stdout and res.stdout.startswith("ID")
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job_id]
+    assert job_id in table.stdout and table.stdout.startswith("ID")
+    assert missing.returncode == 1 and missing.stderr == "aisfs: job 'nosuchjob' not found\n"
     res = cli(shared_server, "job", "stop", job_id)  # stopping a finished job is harmless
     assert job_id in res.stdout
-    res = cli(shared_server, "job", "show", "nosuchjob", ok=False)
-    assert res.returncode == 1 and res.stderr == "aisfs: job 'nosuchjob' not found\n"
 
 
-# config (own server: it changes cluster-wide settings) ---------------------------------------------------
-def test_config_show_and_set(server: Server) -> None:
-    api = Client(server.url)
+# config -------------------------------------------------------------------------------------------------
+def test_config_show_and_set(shared_server: Server, api: Client) -> None:
     before = api.get_config()
-    assert before["checksum"]["type"] == "xxhash"
-    res = cli(server, "config", "set", "checksum.type=md5", "space.highwm=85")
-    assert re.search(r"^checksum\.type\s+md5$", res.stdout, re.M) and re.search(r"^space\.highwm\s+85$", res.stdout, re.M)
-    after = json.loads(cli(server, "config", "show", "--json").stdout)
-    assert after["checksum"]["type"] == "md5" and after["space"]["highwm"] == 85 and after["version"] > before["version"]
-    assert json.loads(cli(server, "config", "show", "checksum.type", "--json").stdout) == {"checksum.type": "md5"}
-    res = cli(server, "config", "set", "checksum.type=crc99", ok=False)
-    assert res.returncode == 1 and res.stderr.startswith("aisfs: checksum.type must be one of")
-    res = cli(server, "config", "set", "no.such=1", ok=False)
-    assert res.returncode == 1 and res.stderr == "aisfs: unknown setting 'no.such'\n"
-    api.create_bucket("inherits")  # new buckets inherit the cluster's checksum type
-    assert json.loads(cli(server, "bucket", "props", "show", "inherits", "checksum", "--json").stdout) == {
-        "checksum.type": "md5", "checksum.validate_cold_get": True, "checksum.validate_warm_get": False}
-    api.close()
+    bucket = unique("inherits")
+    try:
+        res = cli(shared_server, "config", "set", "checksum.type=md5", "space.highwm=85")
+        assert re.search(r"^checksum\.type\s+md5$", res.stdout, re.M)
+        assert re.search(r"^space\.highwm\s+85$", res.stdout, re.M)
+        api.create_bucket(bucket)  # new buckets inherit the cluster's checksum type
+        whole, one, invalid, unknown, props = cli_parallel(
+            shared_server, ("config", "show", "--json"), ("config", "show", "checksum.type", "--json"),
+            ("config", "set", "checksum.type=crc99"), ("config", "set", "no.such=1"),
+            ("bucket", "props", "show", bucket, "checksum", "--json"))
+        after = json.loads(whole.stdout)
+        assert after["checksum"]["type"] == "md5" and after["space"]["highwm"] == 85
+        assert after["version"] > before["version"]
+        assert json.loads(one.stdout) == {"checksum.type": "md5"}
+        assert invalid.returncode == 1 and invalid.stderr.startswith("aisfs: checksum.type must be one of")
+        assert unknown.returncode == 1 and unknown.stderr == "aisfs: unknown setting 'no.such'\n"
+        assert json.loads(props.stdout) == {"checksum.type": "md5", "checksum.validate_cold_get": True,
+                                            "checksum.validate_warm_get": False}
+    finally:  # the server is shared: put the cluster back as it was
+        api.set_config({"checksum.type": before["checksum"]["type"], "space.highwm": before["space"]["highwm"]})
+        with contextlib.suppress(BucketNotFound):
+            api.destroy_bucket(bucket)
