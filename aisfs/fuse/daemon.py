@@ -9,7 +9,7 @@ import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 import pyfuse3
 import trio
@@ -67,7 +67,7 @@ def pid_file(mountpoint: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def open_backend(cfg: MountConfig) -> AsyncIterator[tuple[Backend, object | None]]:
+async def open_backend(cfg: MountConfig) -> AsyncIterator[tuple[Backend, Any]]:
     """The store the mount talks to: (backend, engine-or-None)."""
     if cfg.endpoint:
         from .remote import RemoteBackend  # only remote mounts need the HTTP client
@@ -144,9 +144,11 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
                 if cfg.serve and engine is not None:
                     from engine.http.app import serve as serve_http  # only --serve needs the HTTP faces
 
-                    async def run_http(task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
+                    addr, eng = cfg.serve, engine
+
+                    async def run_http(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
                         try:
-                            await serve_http(engine, cfg.serve, stop=stop_http, task_status=task_status)
+                            await serve_http(eng, addr, stop=stop_http, task_status=task_status)
                         finally:
                             http_done.set()
 

@@ -95,7 +95,7 @@ class WriteState:
         elif self.upload is not None:
             if not await self.upload.feed(offset, data[:n]):
                 self._stop_streaming()
-        elif self.streamable and self.size >= STREAM_MIN and self.nursery is not None:
+        elif self.streamable and self.size >= STREAM_MIN and self.nursery is not None and self._backend is not None:
             self.upload = Upload(self._backend, self.bucket, self.key, self.custom, self.fd, self.size)
             self.nursery.start_soon(self.upload.run)
         return n

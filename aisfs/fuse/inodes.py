@@ -76,7 +76,7 @@ class InodeTable:
 
     def move(self, bucket: str, src: str, dst: str, is_dir: bool) -> None:
         """Keep numbers across a rename: the node (and, for a directory, every descendant) moves."""
-        moves = [(bucket, src)]
+        moves: list[tuple[str | None, str]] = [(bucket, src)]
         if is_dir:
             pre = src + "/"
             moves += [p for p in self._by_path if p[0] == bucket and p[1].startswith(pre)]
