@@ -117,22 +117,20 @@ def test_endpoint_flag_env_and_unreachable_server(shared_server: Server) -> None
 def test_bucket_lifecycle(shared_server: Server, api: Client) -> None:
     a, b, c = unique("life-a"), unique("life-b"), unique("life-c")
     try:
-        res = cli(shared_server, "bucket", "create", f"ais://{a}", "--props", "checksum.type=md5 versioning.enabled=false")
-        assert res.stdout == f'"ais://{a}" created\n'
-        res = cli(shared_server, "bucket", "create", f"ais://{a}", ok=False)
-        assert res.returncode == 1 and res.stderr == f'aisfs: bucket "ais://{a}" already exists\n'
-
-        props = json.loads(cli(shared_server, "bucket", "props", "show", f"ais://{a}", "--json").stdout)
-        assert props["checksum"]["type"] == "md5" and props["versioning"]["enabled"] is False
-
-        # AIStore-style JSON props on create
-        cli(shared_server, "bucket", "create", b, "--props", '{"checksum": {"type": "sha256"}, "access": "ro"}')
+        # k=v props, and AIStore-style JSON props
+        made_a, made_b = cli_parallel(
+            shared_server, ("bucket", "create", f"ais://{a}", "--props", "checksum.type=md5 versioning.enabled=false"),
+            ("bucket", "create", b, "--props", '{"checksum": {"type": "sha256"}, "access": "ro"}'))
+        assert made_a.stdout == f'"ais://{a}" created\n' and made_b.stdout == f'"ais://{b}" created\n'
+        again, props, listed, table = cli_parallel(
+            shared_server, ("bucket", "create", f"ais://{a}"), ("bucket", "props", "show", f"ais://{a}", "--json"),
+            ("bucket", "ls", "--json"), ("ls",))
+        assert again.returncode == 1 and again.stderr == f'aisfs: bucket "ais://{a}" already exists\n'
+        assert json.loads(props.stdout)["checksum"]["type"] == "md5"
+        assert json.loads(props.stdout)["versioning"]["enabled"] is False
         assert api.head_bucket(b)["checksum"]["type"] == "sha256"
-
-        names = [x["name"] for x in json.loads(cli(shared_server, "bucket", "ls", "--json").stdout)]
-        assert a in names and b in names
-        table = cli(shared_server, "ls").stdout
-        assert f"ais://{a} " in table and table.startswith("NAME")
+        assert {a, b} <= {x["name"] for x in json.loads(listed.stdout)}
+        assert f"ais://{a} " in table.stdout and table.stdout.startswith("NAME")
 
         # rename keeps the objects; the old name is gone
         api.put_object(a, "k", b"payload")
