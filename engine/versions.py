@@ -232,6 +232,11 @@ def list_versions(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: s
     db = _db(eng)
     upper = prefix_upper_bound(prefix) if prefix else None
     start, inclusive = (key_marker, bool(vid_marker)) if key_marker and key_marker >= prefix else (prefix, True)
+    if delimiter and key_marker and not vid_marker and delimiter in key_marker[len(prefix):]:
+        nxt = prefix_upper_bound(key_marker)   # the marker is a common prefix: resume after all under it
+        if nxt is None:
+            return [], False, "", ""
+        start, inclusive = nxt, True
     skip_until_vid = vid_marker if key_marker and vid_marker else ""
     out: list[VersionEntry | str] = []
     batch = max(limit + 1, 64)

@@ -115,3 +115,9 @@ def test_list_versions_paging(s3: Any) -> None:
     r = s3.list_object_versions(Bucket="vpage", Delimiter="/")
     assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["b/"]
     assert {v["Key"] for v in r["Versions"]} == {"a", "c"}
+    seen_prefixes, seen_keys = [], []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket="vpage", Delimiter="/",
+                                                                  PaginationConfig={"PageSize": 2}):
+        seen_prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        seen_keys += [v["Key"] for v in page.get("Versions", [])]
+    assert seen_prefixes == ["b/"] and seen_keys == ["a"] * 3 + ["c"] * 3
