@@ -46,7 +46,7 @@ class Backend(Protocol):
     async def rename_prefix(self, bucket: str, src: str, dst: str) -> None: ...
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta: ...
     async def capacity(self) -> tuple[int, int]: ...
-    async def sync(self) -> None: ...
+    async def sync(self, meta: ObjectMeta | None) -> None: ...
     async def check_writable(self, bucket: str) -> None: ...
 
 
@@ -131,8 +131,19 @@ class EmbeddedBackend:
         """AccessDenied now (at open/create) rather than at close, for a bucket that takes no PUTs."""
         check_access(self.engine.bucket_props(bucket), ACCESS_PUT, bucket)
 
-    async def sync(self) -> None:
-        """fsync(2) of a mount: object data is fsynced at PUT; this makes the index durable too."""
+    async def sync(self, meta: ObjectMeta | None) -> None:
+        """fsync(2) of a mount: the object's data on disk (even if write_policy.fsync is off), then the index."""
+        if meta is not None and meta.fid and not self.engine.config.doc["write_policy"]["fsync"]:
+            path = self.engine.mountpaths.get(meta.mp).data_path(meta.fid)
+
+            def fsync_file() -> None:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+            await trio.to_thread.run_sync(fsync_file)
         await self.engine.sync()
 
     async def capacity(self) -> tuple[int, int]:

@@ -396,7 +396,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         h = self.handles[fh]
         if h.writable and h.state is not None:
             await h.state.commit(self.b)
-            await self.b.sync()
+            await self.b.sync(h.state.meta)
 
     async def release(self, fh: int) -> None:
         h = self.handles.pop(fh, None)

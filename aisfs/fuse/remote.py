@@ -189,5 +189,5 @@ class RemoteBackend:
         if "access" in props:
             check_access(props, ACCESS_PUT, bucket)
 
-    async def sync(self) -> None:
+    async def sync(self, meta: ObjectMeta | None) -> None:
         """Nothing to do here: the server fsyncs each object before acknowledging its PUT (write_policy.fsync)."""
