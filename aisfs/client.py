@@ -170,11 +170,14 @@ class ObjectInfo:
     version: str = ""
     atime_ns: int = 0
     custom: dict[str, str] = field(default_factory=dict)
+    length: int = -1              # GET: bytes in this response (the range's length); -1 otherwise
 
     @classmethod
     def from_headers(cls, bucket: str, key: str, h: httpx.Headers, size: int | None = None) -> "ObjectInfo":
+        """`size` is the object's: given, else a 206's `Content-Range: bytes a-b/SIZE`, else Content-Length."""
         if size is None:
-            size = int(h.get("Content-Length", "0") or 0)
+            total = h.get("Content-Range", "").rpartition("/")[2]
+            size = int(total) if total.isdigit() else int(h.get("Content-Length", "0") or 0)
         atime = h.get("Ais-Atime", "")
         return cls(bucket=bucket, key=key, size=size, etag=h.get("ETag", "").strip('"'),
                    content_type=h.get("Content-Type", ""), last_modified=h.get("Last-Modified", ""),
@@ -557,8 +560,7 @@ class Client:
                 if resp.is_error:
                     resp.read()
                     raise error_from_response(resp, "object")
-                size = int(resp.headers.get("Content-Length", "-1"))
-                info = ObjectInfo.from_headers(bucket, key, resp.headers, size=size if size >= 0 else None)
+                info = _get_info(bucket, key, resp)
                 yield info, resp.iter_bytes(CHUNK)
         except httpx.TransportError as e:
             raise _unreachable(self.endpoint, e) from e
@@ -568,7 +570,7 @@ class Client:
                  on_open: Callable[[ObjectInfo], None] | None = None, verify: bool = False) -> ObjectInfo:
         """Write an object (or range) to the binary file `out`, chunk by chunk; returns its info.
 
-        `on_open` sees the info (size = bytes to come) before the first chunk, e.g. to size a progress bar.
+        `on_open` sees the info (`length` = bytes to come) before the first chunk, e.g. to size a progress bar.
         `verify` checks the bytes against the object's stored checksum (whole objects only): ObjectCorrupted."""
         with self.open_object(bucket, key, offset=offset, length=length) as (info, chunks):
             if on_open:
@@ -582,8 +584,8 @@ class Client:
                     hasher.update(chunk)
                 if on_chunk:
                     on_chunk(len(chunk))
-        if info.size >= 0 and got != info.size:
-            raise errors.IncompleteBody(f"{info.uri}: received {got} of {info.size} bytes")
+        if info.length >= 0 and got != info.length:
+            raise errors.IncompleteBody(f"{info.uri}: received {got} of {info.length} bytes")
         if hasher and hasher.hexdigest() != info.cksum_value.lower():
             raise errors.ObjectCorrupted(f"{info.uri}: {info.cksum_type} checksum mismatch: received "
                                          f"{hasher.hexdigest()}, the server has {info.cksum_value}")
@@ -665,11 +667,18 @@ class AsyncClient:
                 if resp.is_error:
                     await resp.aread()
                     raise error_from_response(resp, "object")
-                size = int(resp.headers.get("Content-Length", "-1"))
-                info = ObjectInfo.from_headers(bucket, key, resp.headers, size=size if size >= 0 else None)
+                info = _get_info(bucket, key, resp)
                 yield info, resp.aiter_bytes(CHUNK)
         except httpx.TransportError as e:
             raise _unreachable(self.endpoint, e) from e
+
+
+def _get_info(bucket: str, key: str, resp: httpx.Response) -> ObjectInfo:
+    """A GET's object info: the object's size, and `length`, the bytes this body carries."""
+    info = ObjectInfo.from_headers(bucket, key, resp.headers)
+    length = resp.headers.get("Content-Length", "")
+    info.length = int(length) if length.isdigit() else -1
+    return info
 
 
 def _verifier(info: ObjectInfo) -> Hasher | None:

@@ -334,14 +334,14 @@ def _get_one(args: argparse.Namespace, src: uri.Uri) -> int:
         if args.dst == "-":
             out = sys.stdout.buffer
             cl.download(src.bucket, src.key, out, offset=args.offset, length=args.length, on_chunk=bar.update,
-                        on_open=lambda info: bar.set_total(info.size), verify=args.checksum)
+                        on_open=lambda info: bar.set_total(info.length), verify=args.checksum)
             out.flush()
             return 0
         dst = Path(args.dst) if args.dst else Path(_basename(src.key))
         if dst.is_dir() or (args.dst or "").endswith(os.sep):
             dst = dst / _basename(src.key)
         info = _download(cl, src.bucket, src.key, dst, bar, args, sized=True)
-    print(f"GET {src} => \"{dst}\" ({human_size(info.size)})")
+    print(f"GET {src} => \"{dst}\" ({human_size(info.length if info.length >= 0 else info.size)})")
     return 0
 
 
@@ -357,7 +357,7 @@ def _download(cl: Client, bucket: str, key: str, dst: Path, bar: Progress, args:
     """Into a temp file beside `dst`, renamed when complete: no half-written files under the real name.
 
     `sized`: the bar is this object's own, so its total is the object's size."""
-    on_open = (lambda info: bar.set_total(info.size)) if sized else None
+    on_open = (lambda info: bar.set_total(info.length)) if sized else None
     if dst.exists() and not dst.is_file():  # /dev/null, a fifo: write in place
         with open(dst, "wb") as f:
             return cl.download(bucket, key, f, offset=args.offset, length=args.length, on_chunk=bar.update,

@@ -211,6 +211,8 @@ class Progress:
 
     def set_total(self, total: int) -> None:
         """For transfers whose size is known only once they start (a GET's Content-Length)."""
+        if total < 0:  # unknown after all (no Content-Length)
+            return
         with self._lock:
             if self._bar is None and self._auto and total >= PROGRESS_MIN_BYTES:
                 self._open(total)
