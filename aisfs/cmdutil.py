@@ -63,6 +63,7 @@ def add_json_flag(p: argparse.ArgumentParser) -> None:
 def add_wait_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="wait for the job to finish, showing its progress")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: give up waiting after this long")
+    add_progress_flags(p)
 
 
 def parse_uri(text: str, *, allow_empty: bool = False) -> uri.Uri:
