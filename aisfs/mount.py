@@ -30,7 +30,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("mountpoint", type=Path)
     p.add_argument("source", nargs="?", default="", help="BUCKET[/PREFIX], also as ais://BUCKET/PREFIX")
     p.add_argument("--data-dir", type=Path, default=os.environ.get("AISFS_DATA_DIR") or None,
-                   help="embedded mode: the engine's data directory (env AISFS_DATA_DIR)")
+                   help="embedded mode (the default): the engine's data directory (env AISFS_DATA_DIR, "
+                        "else .aisfs-data as for `aisfs serve`)")
     p.add_argument("--endpoint", default=argparse.SUPPRESS,  # keeps `aisfs --endpoint URL mount ...` too
                    help="remote mode: URL of a running aisfs/AIStore server")
     p.add_argument("--serve", metavar="ADDR", help="embedded mode: also serve S3 + REST on ADDR (host:port)")
@@ -114,7 +115,9 @@ def _config(args: argparse.Namespace) -> Any:
         args.metadata_ttl = args.metadata_ttl or ML_PRESET["ttl"]
         args.readahead_kb = args.readahead_kb or ML_PRESET["readahead_kb"]
     if not args.endpoint and not args.data_dir:
-        raise SystemExit("aisfs mount: give --data-dir DIR (embedded) or --endpoint URL (remote)")
+        from .serve import DEFAULT_DATA_DIR  # embedded is the default: the same store `aisfs serve` opens
+
+        args.data_dir = Path(DEFAULT_DATA_DIR)
     if args.endpoint and args.serve:
         raise SystemExit("aisfs mount: --serve needs embedded mode (--data-dir), not --endpoint")
     src = args.source.removeprefix("ais://").strip("/")
@@ -138,8 +141,27 @@ def _config(args: argparse.Namespace) -> Any:
 def cmd_mount(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not args.foreground:
-        return _daemonize(args)
+        return _daemonize(args, cfg)
     return _run_foreground(args, cfg)
+
+
+def _daemon_argv(args: argparse.Namespace, cfg: Any) -> list[str]:
+    """The daemon's command line, from the parsed config: absolute paths, so it may run from `/`."""
+    src = f"{cfg.bucket}/{cfg.prefix}".rstrip("/") if cfg.bucket else ""
+    argv = ["mount", str(cfg.mountpoint), *([src] if src else []), "--foreground",
+            "--file-mode", f"{cfg.file_mode:o}", "--dir-mode", f"{cfg.dir_mode:o}",
+            "--metadata-ttl", repr(cfg.ttl), "--readahead-kb", str(cfg.readahead_kb)]
+    for flag, value in (("--data-dir", cfg.data_dir), ("--endpoint", cfg.endpoint), ("--serve", cfg.serve),
+                        ("--uid", cfg.uid), ("--gid", cfg.gid), ("--log-file", args.log_file)):
+        if value is not None:
+            argv += [flag, str(Path(value).resolve()) if isinstance(value, Path) else str(value)]
+    for flag, on in (("--read-only", cfg.read_only), ("--allow-other", cfg.allow_other),
+                     ("--create-bucket", cfg.create_bucket), ("--direct-io", cfg.direct_io), ("--debug", args.debug)):
+        if on:
+            argv.append(flag)
+    if cfg.extra_options:
+        argv += ["-o", ",".join(cfg.extra_options)]
+    return argv
 
 
 def _run_foreground(args: argparse.Namespace, cfg: Any) -> int:
@@ -191,21 +213,19 @@ def _first_error(e: BaseException) -> BaseException:
     return e
 
 
-def _daemonize(args: argparse.Namespace) -> int:
+def _daemonize(args: argparse.Namespace, cfg: Any) -> int:
     """Start the daemon as a new session and return only once the mount answers (or report why not)."""
-    r, w = os.pipe()
-    argv = [a for a in sys.argv[1:]]
-    if "mount" not in argv:
-        argv = ["mount", *argv]
-    cmd = [sys.executable, "-m", "aisfs", *argv, "--foreground", "--ready-fd", str(w)]
-    if not args.log_file and args.data_dir and not args.endpoint:
-        args.log_file = Path(args.data_dir).resolve() / "fuse-mount.log"  # a daemon's problems must go somewhere
-        cmd += ["--log-file", str(args.log_file)]
+    if not args.log_file and cfg.data_dir and not cfg.endpoint:
+        args.log_file = cfg.data_dir / "fuse-mount.log"  # a daemon's problems must go somewhere
         args.log_file.parent.mkdir(parents=True, exist_ok=True)
+    r, w = os.pipe()
+    cmd = [sys.executable, "-m", "aisfs", *_daemon_argv(args, cfg), "--ready-fd", str(w)]
     out = open(args.log_file, "ab") if args.log_file else subprocess.DEVNULL
     try:
+        root = str(Path(__file__).resolve().parent.parent)  # this very aisfs, wherever it is installed
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                pass_fds=(w,), start_new_session=True)
+                                pass_fds=(w,), start_new_session=True, cwd="/", env=env)
     finally:
         os.close(w)
         if out is not subprocess.DEVNULL:
@@ -227,10 +247,15 @@ def _daemonize(args: argparse.Namespace) -> int:
         os.close(r)
     if msg == "ready":
         return 0
-    if proc.poll() is None and not msg:
-        proc.terminate()
-        msg = "timed out waiting for the mount"
-    print(f"aisfs mount: {msg or f'daemon exited with {proc.wait()}'}", file=sys.stderr)
+    if not msg:
+        try:
+            msg = f"the daemon exited with status {proc.wait(5)}"
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            msg = "timed out waiting for the mount"
+        if args.log_file:
+            msg += f" (see {args.log_file})"
+    print(f"aisfs mount: {msg}", file=sys.stderr)
     return 1
 
 
