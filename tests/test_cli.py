@@ -284,7 +284,7 @@ def test_head_object_and_errors(shared_server: Server, api: Client, bucket: str,
     src = tmp_path / "f.json"
     src.write_bytes(b'{"k": 1}')
     cli(shared_server, "put", str(src), f"ais://{bucket}/f.json", "--content-type", "application/json",
-        "--meta", "owner=me,stage=raw")
+        "--meta", "owner=Jörg,stage=raw")
     api.put_object(bucket, "d/x", b"12345")
     api.put_object(bucket, "d/y/z", b"123")
     b = f"ais://{bucket}"
@@ -294,9 +294,9 @@ def test_head_object_and_errors(shared_server: Server, api: Client, bucket: str,
         ("get", f"{b}/missing", str(tmp_path / "m")))
     info = json.loads(as_json.stdout)
     assert info["size"] == 8 and info["content_type"] == "application/json"
-    assert info["custom"] == {"owner": "me", "stage": "raw"} and info["checksum"]["value"]
+    assert info["custom"] == {"owner": "Jörg", "stage": "raw"} and info["checksum"]["value"]
     assert re.search(r"^size\s+8B$", as_table.stdout, re.M)
-    assert re.search(r"^custom\s+owner=me,stage=raw$", as_table.stdout, re.M)
+    assert re.search(r"^custom\s+owner=Jörg,stage=raw$", as_table.stdout, re.M)
     assert missing.returncode == 1 and missing.stderr == f'aisfs: object "{b}/missing" does not exist\n'
     assert no_bucket.returncode == 1 and no_bucket.stderr == 'aisfs: bucket "ais://no-such-bucket-x" does not exist\n'
     assert json.loads(summary.stdout) | {"name": ""} == {"name": "", "provider": "ais", "objects": 3, "size": 16}
