@@ -16,6 +16,7 @@ import trio
 
 from . import bprops, jsonfile, multipart, names, versions
 from .bmd import BMD
+from .cleanup import clean_orphans
 from .config import ClusterConfig
 from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequest
 from .index import Index
@@ -60,6 +61,7 @@ class Engine(ObjectOps, ListingOps):
             async with trio.open_nursery() as nursery:
                 eng.jobs.attach(nursery)
                 nursery.start_soon(eng._atime_flusher)
+                eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
                 try:
                     yield eng
                 finally:

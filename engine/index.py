@@ -201,8 +201,11 @@ class Index:
             self.db.execute("DELETE FROM objects WHERE bid=?", (bid,))
         return files
 
-    def all_fids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT fid FROM objects")}
+    def referenced_fids(self) -> set[str]:
+        """Ids of every data file some table refers to (any table with a `fid` column)."""
+        tables = [t for (t,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                  if any(col[1] == "fid" for col in self.db.execute(f'PRAGMA table_info("{t}")'))]
+        return {fid for t in tables for (fid,) in self.db.execute(f'SELECT fid FROM "{t}"')}
 
     # -----------------------------------------------------------------------------------------
     def _txn(self) -> "_Txn":

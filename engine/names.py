@@ -19,6 +19,8 @@ def check_bucket_name(name: str) -> str:
         raise InvalidBucketName(f"bucket name {name!r} is longer than {MAX_BUCKET_NAME} bytes")
     if not _BUCKET_RE.fullmatch(name):
         raise InvalidBucketName(f"bucket name {name!r} may only contain letters, digits, '.', '_' and '-'")
+    if name.startswith("."):
+        raise InvalidBucketName(f"bucket name {name!r} may not start with '.' (reserved, as in AIStore)")
     if ".." in name:
         raise InvalidBucketName(f"bucket name {name!r} may not contain '..'")
     if name in RESERVED_BUCKETS:

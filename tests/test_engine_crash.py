@@ -245,3 +245,24 @@ def test_copies_never_launder_corruption(server: Server) -> None:
         assert names(list_all(c, "lall")) == ["good"]
         assert c.get(ourl("lall", "good")).content == data
         wait_no_work_files(server.data_dir)
+
+
+def test_orphan_data_files_are_removed_at_start(server: Server) -> None:
+    """A file left in %ob by a crash between rename and index commit is reclaimed on the next start."""
+    with server.client() as c:
+        create_bucket(c, "orphans")
+        assert c.put(ourl("orphans", "kept"), content=b"still here").status_code == 200
+        bid = bucket_props(c, "orphans")["bid"]
+    kept = data_file(server.data_dir, bid, "kept")
+    orphan = kept.parent.parent / "zz" / "zzzzzzzzzzzzzzzzzzzzzzzz"
+    server.kill9()
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"x" * 4096)
+    server.start()
+    with server.client() as c:
+        job = next(j for j in c.get("/v1/jobs", params={"kind": "cleanup-store"}).json())
+        done = wait_job(c, job["id"])
+        assert done["objs"] == 1 and done["bytes"] == 4096 and not done["errors"]
+        assert c.get(ourl("orphans", "kept")).content == b"still here"
+    assert not orphan.exists()
+    assert kept.exists()

@@ -15,7 +15,7 @@ from restkit import act, assert_error, bucket_props, create_bucket, list_all, na
 from support import Server
 
 SERIAL = itertools.count()
-BAD_NAMES = [("x" * 65, "64"), ("a..b", ".."), ("v1", "reserved"), ("s3", "reserved"), ("has space", "letters"),
+BAD_NAMES = [("x" * 65, "64"), ("a..b", ".."), (".hidden", "start with"), ("v1", "reserved"), ("s3", "reserved"), ("has space", "letters"),
              ("caf\u00e9", "letters"), ("a*b", "letters"), ("a%b", "letters")]
 
 
