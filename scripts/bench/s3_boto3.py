@@ -51,13 +51,15 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not answer on {url}")
 
 
-def start_aisfs(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_aisfs(work: Path, fsync: bool = True) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "AISFS_ACCESS_KEY": ACCESS, "AISFS_SECRET_KEY": SECRET}
     proc = subprocess.Popen([sys.executable, "-m", "aisfs", "serve", "--data-dir", str(work / "aisfs"),
                              "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(work / "aisfs.log", "wb"))
     wait_http(f"http://127.0.0.1:{port}/v1/health", proc, "aisfs serve")
+    if not fsync:
+        httpx.put(f"http://127.0.0.1:{port}/v1/daemon/set-config?write_policy.fsync=false").raise_for_status()
     return proc, f"http://127.0.0.1:{port}/s3"
 
 
@@ -140,23 +142,30 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8, help="client threads for the parallel phases (default 8)")
     ap.add_argument("--list", type=int, default=5000, help="keys to list (default 5000)")
     ap.add_argument("--runs", type=int, default=3, help="runs per server; the figure is the median (default 3)")
+    ap.add_argument("--no-fsync", action="store_true",
+                    help="also run aisfs with write_policy.fsync=false (moto keeps everything in memory)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aisfs-s3bench."))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        results: dict[str, list[dict[str, float]]] = {"aisfs": [], "moto": []}
-        for name, start in (("aisfs", start_aisfs), ("moto", start_moto)):
+        sides: list[tuple[str, Callable[[Path], tuple[subprocess.Popen[bytes], str]]]] = [("aisfs", start_aisfs)]
+        if args.no_fsync:
+            sides.append(("aisfs, no fsync", lambda w: start_aisfs(w, fsync=False)))
+        sides.append(("moto", start_moto))
+        results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in sides}
+        for name, start in sides:
             proc, endpoint = start(work)
             procs.append(proc)
             for _ in range(args.runs):
                 results[name].append(bench(endpoint, args))
             stop(proc)
-        print(f"| boto3 {boto3.__version__}, loopback, {os.cpu_count()} cores | aisfs | moto | aisfs / moto |")
-        print("|---|---|---|---|")
+        names = [n for n, _ in sides]
+        print(f"| boto3 {boto3.__version__}, loopback, {os.cpu_count()} cores | {' | '.join(names)} | aisfs / moto |")
+        print("|---" * (len(names) + 2) + "|")
         for metric in results["aisfs"][0]:
-            a = statistics.median(r[metric] for r in results["aisfs"])
-            m = statistics.median(r[metric] for r in results["moto"])
-            print(f"| {metric} | {a:,.0f} | {m:,.0f} | {a / m:.1f}x |")
+            med = {n: statistics.median(r[metric] for r in results[n]) for n in names}
+            cells = " | ".join(f"{med[n]:,.0f}" for n in names)
+            print(f"| {metric} | {cells} | {med['aisfs'] / med['moto']:.1f}x |")
     finally:
         for p in procs:
             stop(p)
