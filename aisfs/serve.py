@@ -8,13 +8,14 @@ import signal
 import sys
 from pathlib import Path
 
-import trio
+from typing import TYPE_CHECKING
 
-from engine import Engine
 from engine.errors import AisError
-from engine.http.app import serve as serve_http
-from engine.http.s3.auth import ENV_ACCESS, ENV_SECRET, configured_keys
-from engine.http.server import parse_listen
+
+if TYPE_CHECKING:
+    import trio
+
+    from engine import Engine
 
 DEFAULT_DATA_DIR = ".aisfs-data"
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -42,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 async def _main(args: argparse.Namespace) -> None:
+    import trio
+
+    from engine import Engine
+    from engine.http.app import serve as serve_http
+
     async with Engine.open(args.data_dir, args.mountpath) as engine:
         check_s3_auth(engine, args.listen, args.anonymous)
         stop = trio.Event()
@@ -53,8 +59,11 @@ async def _main(args: argparse.Namespace) -> None:
                   file=sys.stderr, flush=True)
 
 
-def check_s3_auth(engine: Engine, listen: str, anonymous: bool) -> None:
+def check_s3_auth(engine: "Engine", listen: str, anonymous: bool) -> None:
     """Without S3 keys every S3 request is anonymous: fine on loopback, elsewhere only when asked for."""
+    from engine.http.s3.auth import ENV_ACCESS, ENV_SECRET, configured_keys
+    from engine.http.server import parse_listen
+
     host, _ = parse_listen(listen)
     if anonymous or configured_keys(engine) or host == "localhost" or _is_loopback(host):
         return
@@ -70,7 +79,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _stop_on_signals(stop: trio.Event) -> None:
+async def _stop_on_signals(stop: "trio.Event") -> None:
+    import trio
+
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
             stop.set()
@@ -80,6 +91,8 @@ async def _stop_on_signals(stop: trio.Event) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import trio
+
     try:
         trio.run(_main, args)
     except BaseException as e:  # report the first real cause in one line

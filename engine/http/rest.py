@@ -37,7 +37,7 @@ def text_response(text: str) -> Response:
 
 
 def error_response(err: AisError) -> Response:
-    resp = json_response({"message": err.message, "status": err.status}, err.status)
+    resp = json_response({"message": err.message, "status": err.status, "code": err.code}, err.status)
     if isinstance(err, RangeNotSatisfiable):  # RFC 9110: tells resuming clients the object's size
         resp.headers.append(("content-range", f"bytes */{err.size}"))
     return resp
