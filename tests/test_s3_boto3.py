@@ -213,3 +213,16 @@ def test_served_at_root_too(srv: Server) -> None:
     root.create_bucket(Bucket="rooted")
     root.put_object(Bucket="rooted", Key="k", Body=b"root")
     assert client(f"{srv.url}/s3").get_object(Bucket="rooted", Key="k")["Body"].read() == b"root"
+
+
+def test_objects_written_through_v1(s3: Any, srv: Server) -> None:
+    """A bucket made through /v1 keeps the engine's default checksum: S3 serves it with a non-MD5 ETag."""
+    assert httpx.post(f"{srv.url}/v1/buckets/native", json={"action": "create-bck"}).status_code == 200
+    assert httpx.put(f"{srv.url}/v1/objects/native/a/b", content=b"native bytes").status_code == 200
+    g = s3.get_object(Bucket="native", Key="a/b")
+    assert g["Body"].read() == b"native bytes"
+    etag = g["ETag"].strip('"')
+    assert len(etag) != 32 and etag == s3.list_objects_v2(Bucket="native")["Contents"][0]["ETag"].strip('"')
+    s3.put_object(Bucket="native", Key="from-s3", Body=b"s3 bytes")
+    v1 = httpx.get(f"{srv.url}/v1/objects/native/from-s3")
+    assert v1.content == b"s3 bytes" and v1.headers["etag"] == s3.head_object(Bucket="native", Key="from-s3")["ETag"]

@@ -131,6 +131,7 @@ def test_s3cmd(srv: Server, tmp_path: Path) -> None:
     assert "MD5 sum" in s3cmd("info", "s3://s3cmdb/copy.bin")
     url = s3cmd("signurl", "s3://s3cmdb/copy.bin", "+60").strip()
     assert httpx.get(url).content == data
+    assert "s3://s3cmdb/copy.bin" in s3cmd("--signature-v2", "ls", "s3://s3cmdb")   # SigV2 headers too
     s3cmd("del", "-r", "--force", "s3://s3cmdb/")
     s3cmd("rb", "s3://s3cmdb")
 
