@@ -125,20 +125,37 @@ def _find(eng: "Engine", bucket: str, key: str, vid: str, access: int) -> tuple[
     if found is None:
         raise VersionNotFound(f"version {vid!r} of \"ais://{bucket}/{key}\" does not exist")
     if found[1]:
-        raise DeleteMarkerRead("the specified version is a delete marker")
+        raise DeleteMarkerRead("the specified version is a delete marker", delete_marker=True, version_id=vid)
     return row_to_meta(bucket, found[0]), False
+
+
+def _not_found(eng: "Engine", bucket: str, key: str, err: ObjectNotFound) -> ObjectNotFound:
+    """A key whose latest version is a delete marker says so (S3's x-amz-delete-marker)."""
+    props = eng.bucket_props(bucket)
+    if status(props):
+        r = _db(eng).execute("SELECT vid, marker FROM s3_versions WHERE bid=? AND key=? ORDER BY mtime DESC, vid DESC "
+                             "LIMIT 1", (props["bid"], key)).fetchone()
+        if r and r[1]:
+            return ObjectNotFound(err.message, delete_marker=True, version_id=r[0])
+    return err
 
 
 async def head(eng: "Engine", bucket: str, key: str, vid: str = "") -> ObjectMeta:
     if not vid:
-        return await eng.head_object(bucket, key)
+        try:
+            return await eng.head_object(bucket, key)
+        except ObjectNotFound as e:
+            raise _not_found(eng, bucket, key, e) from None
     return _find(eng, bucket, key, vid, ACCESS_HEAD)[0]
 
 
 async def open(eng: "Engine", bucket: str, key: str, vid: str = "") -> "ObjectReader":
     from .objects import ObjectReader
     if not vid:
-        return await eng.open_object(bucket, key)
+        try:
+            return await eng.open_object(bucket, key)
+        except ObjectNotFound as e:
+            raise _not_found(eng, bucket, key, e) from None
     meta, current = _find(eng, bucket, key, vid, ACCESS_GET)
     if current:
         return await eng.open_object(bucket, key)

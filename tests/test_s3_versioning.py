@@ -59,6 +59,10 @@ def test_enabled_keeps_every_version(s3: Any, srv: Server) -> None:
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="ver", Key="k")
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket="ver", Key="k", VersionId=d["VersionId"])
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
     assert s3.get_object(Bucket="ver", Key="k", VersionId=v2)["Body"].read() == b"two"
     assert "Contents" not in s3.list_objects_v2(Bucket="ver", Prefix="k")
     vs = versions_of(s3, "ver", "k")

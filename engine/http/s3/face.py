@@ -38,6 +38,8 @@ def error_response(err: AisError, resource: str, request_id: str, head: bool = F
     headers = [("content-type", "application/xml"), ("x-amz-request-id", request_id)]
     if isinstance(err, RangeNotSatisfiable):
         headers.append(("content-range", f"bytes */{err.size}"))
+    if err.details.get("delete_marker"):
+        headers += [("x-amz-delete-marker", "true"), ("x-amz-version-id", str(err.details.get("version_id", "")))]
     if err.status == 304:
         return Response(304, headers[1:], b"")
     body = doc("Error", [el("Code", code), el("Message", err.message), el("Resource", resource),
