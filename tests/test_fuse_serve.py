@@ -90,3 +90,31 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
     finally:
         m.stop()
         cleanup(tmp_path)
+
+
+def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:
+    """--preset ml: read-only, indefinite TTL: a directory is listed once; new objects are reachable by name."""
+    port = free_port()
+    m = Mount(tmp_path, "ml", "--create-bucket", "--preset", "ml", "--serve", f"127.0.0.1:{port}")
+    try:
+        m.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    if c.get("/v1/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(0.05)
+            for i in range(3):
+                assert c.put(f"/v1/objects/ml/train/s{i}", content=b"x" * i).status_code == 200
+            assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]
+            assert c.put("/v1/objects/ml/train/s3", content=b"new").status_code == 200
+            assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]  # the listing is cached
+            assert m.path("train", "s3").read_bytes() == b"new"  # names are still looked up
+            assert [m.path("train", f"s{i}").stat().st_size for i in range(3)] == [0, 1, 2]
+    finally:
+        m.stop()
+        cleanup(tmp_path)

@@ -26,6 +26,7 @@ from .inodes import MAX_NAME, ROOT_INO, InodeTable, Node, representable
 log = logging.getLogger("aisfs.fuse")
 
 LOCAL_XATTR_NS = ("security.", "system.", "trusted.")
+LISTING_CACHE_MIN_TTL = 5.0
 
 Resolved = tuple[str, ObjectMeta | None]  # (kind, metadata of the object or directory marker)
 
@@ -59,6 +60,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         self._open_locks: dict[int, trio.Lock] = {}
         self._next_fh = 1
         self.nursery: trio.Nursery | None = None  # the daemon's: streaming uploads run there
+        self._list_cache: dict[int, tuple[float, list[tuple[bytes, pyfuse3.EntryAttributes]]]] = {}
 
     # helpers --------------------------------------------------------------------------------------
     def _fh(self) -> int:
@@ -268,6 +270,19 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             out.append((name.encode("utf-8", "surrogateescape"), self._attr_of(child, kind, meta)))
         return out
 
+    async def _cached_listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+        """A read-only mount with a long TTL (the ML preset) lists each directory once per TTL: nothing
+        changes it from here, and outside changes may take the TTL to show anyway."""
+        if not (self.read_only and self.d.ttl >= LISTING_CACHE_MIN_TTL):
+            return await self._listing(node)
+        now = trio.current_time()
+        hit = self._list_cache.get(node.ino)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        entries = await self._listing(node)
+        self._list_cache[node.ino] = (now + self.d.ttl, entries)
+        return entries
+
     @fuse_op
     async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         node = self.inodes.get(inode)
@@ -281,7 +296,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         node, entries = self.dirs[fh]
         if entries is None or start_id == 0:
-            entries = await self._listing(node)
+            entries = await self._cached_listing(node)
             self.dirs[fh] = (node, entries)
         for i in range(start_id, len(entries)):
             name, attr = entries[i]
