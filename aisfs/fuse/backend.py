@@ -37,7 +37,8 @@ class Backend(Protocol):
     async def destroy_empty_bucket(self, bucket: str) -> None: ...
     async def head(self, bucket: str, key: str) -> ObjectMeta | None: ...
     async def has_prefix(self, bucket: str, prefix: str) -> bool: ...
-    async def list_dir(self, bucket: str, prefix: str) -> list[ListEntry]: ...
+    async def list_page(self, bucket: str, prefix: str, token: str, page_size: int
+                        ) -> tuple[list[ListEntry], str]: ...
     async def open_read(self, bucket: str, key: str) -> Reader: ...
     async def put(self, bucket: str, key: str, body: AsyncIterable[bytes] | bytes, *, size: int | None,
                   custom: dict[str, str]) -> ObjectMeta: ...
@@ -97,16 +98,11 @@ class EmbeddedBackend:
         page = await self.engine.list_objects(bucket, prefix=prefix, page_size=1, names_only=True)
         return bool(page.entries)
 
-    async def list_dir(self, bucket: str, prefix: str) -> list[ListEntry]:
-        out: list[ListEntry] = []
-        token = ""
-        while True:
-            page = await self.engine.list_objects(bucket, prefix=prefix, token=token, page_size=5000, delimiter="/")
-            out.extend(page.entries)
-            if not page.token:
-                return out
-            token = page.token
-            await trio.lowlevel.checkpoint()
+    async def list_page(self, bucket: str, prefix: str, token: str, page_size: int
+                        ) -> tuple[list[ListEntry], str]:
+        """One page of `prefix`'s children (`/` folded into directories) and the next page's token ("" at end)."""
+        page = await self.engine.list_objects(bucket, prefix=prefix, token=token, page_size=page_size, delimiter="/")
+        return page.entries, page.token
 
     async def open_read(self, bucket: str, key: str) -> Reader:
         return EmbeddedReader(await self.engine.open_object(bucket, key))

@@ -42,7 +42,7 @@ class NamespaceOps:
         prefix = key + "/"
         if any(st.bucket == bucket and st.key.startswith(prefix) and not st.deleted for st in self.states.values()):
             return False
-        entries = await self.b.list_dir(bucket, prefix)
+        entries, _ = await self.b.list_page(bucket, prefix, "", 2)  # the marker, and at most one more
         return all(e.name == prefix for e in entries)
 
     @fuse_op

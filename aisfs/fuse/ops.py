@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 import time
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import pyfuse3
@@ -18,6 +19,7 @@ from engine.names import MAX_KEY_BYTES
 from . import xattrs
 from .attrs import ATIME, CTIME, GID, MODE, MTIME, SYMLINK, UID, MountAttrs, make_attr
 from .backend import Backend
+from .dirlist import DirEntry, DirPager
 from .errnos import fail, fuse_op
 from .handles import Handle, WriteState
 from .namespace import NamespaceOps
@@ -39,6 +41,18 @@ def _ident(meta: ObjectMeta) -> tuple[object, ...]:
     return meta.version, meta.etag, meta.size, meta.mtime_ns
 
 
+@dataclass(slots=True)
+class DirHandle:
+    """An open directory: a paged pass over it (`window` holds offsets base..), or a whole cached listing."""
+
+    node: Node
+    pager: DirPager | None = None
+    base: int = 0
+    window: list[tuple[bytes, pyfuse3.EntryAttributes]] = field(default_factory=list)
+    ended: bool = False
+    full: list[tuple[bytes, pyfuse3.EntryAttributes]] | None = None
+
+
 class AisOps(NamespaceOps, pyfuse3.Operations):
     """One mount: a bucket (or prefix) as the root, or every bucket as a top-level directory."""
 
@@ -54,7 +68,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         self.read_only = read_only
         self.inodes = InodeTable(bucket, prefix)
         self.handles: dict[int, Handle] = {}
-        self.dirs: dict[int, tuple[Node, list[tuple[bytes, pyfuse3.EntryAttributes]] | None]] = {}
+        self.dirs: dict[int, DirHandle] = {}
         self.states: dict[int, WriteState] = {}
         self.seen: dict[int, tuple[object, ...]] = {}
         self._open_locks: dict[int, trio.Lock] = {}
@@ -238,42 +252,48 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             st.meta = new
 
     # directories -----------------------------------------------------------------------------------
-    async def _listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
-        """One snapshot of a directory, with attributes (readdirplus: no per-entry round trip later)."""
+    async def _entry_attrs(self, bucket: str, prefix: str, batch: list[DirEntry]
+                           ) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+        """Names with attributes (readdirplus: no per-entry round trip later); a directory's come from its marker."""
         out: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
+        for e in batch:
+            meta = await self.b.head(bucket, prefix + e.name + "/") if e.kind == "dir" else e.meta
+            child = self.inodes.node(bucket, prefix + e.name, e.kind)
+            out.append((e.name.encode("utf-8", "surrogateescape"), self._attr_of(child, e.kind, meta)))
+        return out
+
+    async def _unlisted_files(self, bucket: str, prefix: str) -> list[DirEntry]:
+        """Files created here and not uploaded yet: the store's listing does not have them."""
+        out: list[DirEntry] = []
+        for st in list(self.states.values()):
+            rel = st.key[len(prefix):]
+            if (not st.deleted and st.meta is None and st.bucket == bucket and st.key.startswith(prefix) and rel
+                    and "/" not in rel and await self.b.head(bucket, st.key) is None):
+                out.append(DirEntry(rel, "file"))
+        return out
+
+    async def _listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+        """A whole directory at once: the bucket list, and cached listings."""
         if node.bucket is None:
+            out: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
             for name in await self.b.list_buckets():
                 child = self.inodes.node(name, "", "dir")
                 out.append((name.encode(), make_attr(child.ino, "dir", None, self.d)))
             return out
         bucket, prefix = node.bucket, node.prefix
-        dirs: dict[str, ObjectMeta | None] = {}
-        files: dict[str, ObjectMeta | None] = {}
-        for e in await self.b.list_dir(bucket, prefix):
-            rel = e.name[len(prefix):]
-            if e.is_dir:
-                if representable(rel[:-1]):
-                    dirs[rel[:-1]] = None
-            elif rel and representable(rel):
-                files[rel] = e.meta
-        for ino, st in self.states.items():
-            if not st.deleted and st.bucket == bucket and st.key.startswith(prefix) and "/" not in st.key[len(prefix):]:
-                files.setdefault(st.key[len(prefix):], st.meta)
-        for name in dirs:
-            dirs[name] = await self.b.head(bucket, prefix + name + "/")
-        entries: list[tuple[str, str, ObjectMeta | None]] = [(n, "dir", m) for n, m in dirs.items()]
-        entries += [(n, "link" if m is not None and m.custom.get(SYMLINK) else "file", m)
-                    for n, m in files.items() if n not in dirs]
-        entries.sort()
-        for name, kind, meta in entries:
-            child = self.inodes.node(bucket, prefix + name, kind)
-            out.append((name.encode("utf-8", "surrogateescape"), self._attr_of(child, kind, meta)))
-        return out
+        pager = DirPager(self.b, bucket, prefix)
+        entries: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
+        while batch := await pager.next_batch():
+            entries += await self._entry_attrs(bucket, prefix, batch)
+        return entries + await self._entry_attrs(bucket, prefix, await self._unlisted_files(bucket, prefix))
 
-    async def _cached_listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+    def _caches_listings(self) -> bool:
         """A read-only mount with a long TTL (the ML preset) lists each directory once per TTL: nothing
         changes it from here, and outside changes may take the TTL to show anyway."""
-        if not (self.read_only and self.d.ttl >= LISTING_CACHE_MIN_TTL):
+        return self.read_only and self.d.ttl >= LISTING_CACHE_MIN_TTL
+
+    async def _cached_listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+        if not self._caches_listings():
             return await self._listing(node)
         now = trio.current_time()
         hit = self._list_cache.get(node.ino)
@@ -289,20 +309,45 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         if node.kind != "dir":
             raise fail(errno.ENOTDIR)
         fh = self._fh()
-        self.dirs[fh] = (node, None)
+        self.dirs[fh] = DirHandle(node)
         return fh
 
     @fuse_op
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
-        node, entries = self.dirs[fh]
-        if entries is None or start_id == 0:
-            entries = await self._cached_listing(node)
-            self.dirs[fh] = (node, entries)
-        for i in range(start_id, len(entries)):
-            name, attr = entries[i]
-            if not pyfuse3.readdir_reply(token, name, attr, i + 1):
-                break
+        """Stream the directory a page at a time: offsets are positions in this handle's one pass."""
+        dh = self.dirs[fh]
+        node = dh.node
+        if node.bucket is None or self._caches_listings():
+            if dh.full is None or start_id == 0:
+                dh.full = await self._cached_listing(node)
+            self._reply(token, dh.full, 0, start_id)
+            return
+        bucket, prefix = node.bucket, node.prefix
+        if dh.pager is None or start_id == 0 or start_id < dh.base:
+            dh.pager, dh.base, dh.window, dh.ended = DirPager(self.b, bucket, prefix), 0, [], False
+        while True:
+            while start_id >= dh.base + len(dh.window):  # fetch until the window holds start_id
+                if dh.ended:
+                    return
+                batch = await dh.pager.next_batch()
+                if not batch:
+                    dh.ended = True
+                    batch = await self._unlisted_files(bucket, prefix)
+                dh.base += len(dh.window)
+                dh.window = await self._entry_attrs(bucket, prefix, batch)
+            if not self._reply(token, dh.window, dh.base, start_id):
+                return
+            start_id = dh.base + len(dh.window)
+
+    def _reply(self, token: pyfuse3.ReaddirToken, window: list[tuple[bytes, pyfuse3.EntryAttributes]], base: int,
+               start_id: int) -> bool:
+        """Hand entries from `start_id` on to the kernel; False once its buffer is full."""
+        for i in range(start_id - base, len(window)):
+            name, attr = window[i]
+            if not pyfuse3.readdir_reply(token, name, attr, base + i + 1):
+                return False
             self.inodes.get(attr.st_ino).lookups += 1
+        return True
 
     async def releasedir(self, fh: int) -> None:
         self.dirs.pop(fh, None)

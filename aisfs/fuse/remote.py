@@ -130,14 +130,17 @@ class RemoteBackend:
         page = await self.c.list_objects(bucket, prefix=prefix, page_size=1, names_only=True)
         return bool(page.get("entries"))
 
-    async def list_dir(self, bucket: str, prefix: str) -> list[ListEntry]:
+    async def list_page(self, bucket: str, prefix: str, token: str, page_size: int
+                        ) -> tuple[list[ListEntry], str]:
+        page = await self.c.list_objects(bucket, prefix=prefix, token=token, page_size=page_size, no_recursion=True,
+                                         props=LIST_PROPS)
         out: list[ListEntry] = []
-        async for e in self.c.iter_objects(bucket, prefix=prefix, no_recursion=True, props=LIST_PROPS):
+        for e in page.get("entries") or []:
             if int(e.get("flags", 0)) & 1 or (e["name"].endswith("/") and "size" not in e):
                 out.append(ListEntry(e["name"], is_dir=True))
             else:
                 out.append(ListEntry(e["name"], meta=_meta_from_entry(bucket, e)))
-        return out
+        return out, page.get("continuation_token") or ""
 
     async def open_read(self, bucket: str, key: str) -> RemoteReader:
         meta = await self.head(bucket, key)
