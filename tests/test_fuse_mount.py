@@ -65,12 +65,19 @@ def test_sigterm_unmounts_and_keeps_data(tmp_path: Path) -> None:
     try:
         m.start()
         m.path("f").write_bytes(b"x" * 1000)
+        fd = os.open(m.path("open-at-exit"), os.O_CREAT | os.O_WRONLY)  # still open when the signal comes
+        os.write(fd, b"uploaded at shutdown")
         assert m.proc is not None
         m.proc.send_signal(signal.SIGTERM)
         assert m.proc.wait(20) == 0
         assert not is_mounted(m.mnt)
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the daemon is gone: this close has no one to answer it
         m.start()
         assert m.path("f").read_bytes() == b"x" * 1000
+        assert m.path("open-at-exit").read_bytes() == b"uploaded at shutdown"
     finally:
         m.stop()
         cleanup(tmp_path)

@@ -161,17 +161,22 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
                 with trio.move_on_after(HTTP_GRACE_SECONDS):
                     await http_done.wait()
                 nursery.cancel_scope.cancel()
-            with trio.move_on_after(SHUTDOWN_UPLOAD_SECONDS):
-                for st in list(ops.states.values()):
-                    if st.dirty and not st.deleted:
-                        try:
-                            await st.commit(backend)
-                        except Exception:
-                            log.exception("upload of %s/%s at shutdown failed", st.bucket, st.key)
         finally:
+            await _upload_pending(ops, backend)  # also when the loop failed: written data is never dropped
             pyfuse3.close(unmount=terminated or _still_mounted(cfg.mountpoint))
             with contextlib.suppress(OSError):
                 pidf.unlink()
+
+
+async def _upload_pending(ops: AisOps, backend: Backend) -> None:
+    """Files still open for writing at shutdown are uploaded (shielded, bounded), like a last close."""
+    with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_UPLOAD_SECONDS):
+        for st in list(ops.states.values()):
+            if st.dirty and not st.deleted:
+                try:
+                    await st.commit(backend)
+                except Exception:
+                    log.exception("upload of %s/%s at shutdown failed", st.bucket, st.key)
 
 
 def mount_type(mountpoint: Path) -> str | None:
