@@ -153,3 +153,14 @@ def test_destroying_a_bucket_through_v1_drops_its_uploads_and_versions(s3: Any, 
     s3.create_bucket(Bucket="mpdestroy")
     assert "Versions" not in s3.list_object_versions(Bucket="mpdestroy")
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpdestroy")
+
+
+def test_unfinished_upload_survives_a_restart(s3: Any, srv: Server) -> None:
+    uid = s3.create_multipart_upload(Bucket="mpu", Key="across-restart")["UploadId"]
+    first = random_bytes(5 * MiB)
+    e1 = s3.upload_part(Bucket="mpu", Key="across-restart", UploadId=uid, PartNumber=1, Body=first)["ETag"]
+    srv.restart()
+    e2 = s3.upload_part(Bucket="mpu", Key="across-restart", UploadId=uid, PartNumber=2, Body=b"after")["ETag"]
+    s3.complete_multipart_upload(Bucket="mpu", Key="across-restart", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert s3.get_object(Bucket="mpu", Key="across-restart")["Body"].read() == first + b"after"
