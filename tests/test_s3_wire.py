@@ -287,6 +287,8 @@ def test_access_mask_space_and_size_limits(srv: Server) -> None:
         s3.delete_object(Bucket="guarded", Key="k")
     assert e.value.response["Error"]["Code"] == "AccessDenied"
     assert s3.get_object(Bucket="guarded", Key="k")["Body"].read() == b"data"
+    r = s3.delete_objects(Bucket="guarded", Delete={"Objects": [{"Key": "k"}, {"Key": "other"}]})
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [("k", "AccessDenied"), ("other", "AccessDenied")]
     # out of space: 507 InsufficientStorage, nothing stored
     full = {"space.cleanupwm": 1, "space.lowwm": 1, "space.highwm": 1, "space.out_of_space": 1}
     assert httpx.put(f"{srv.url}/v1/daemon", json={"action": "set-config", "value": full}).status_code == 200
