@@ -6,6 +6,8 @@ in-process listing of it as the reference for the REST listing benchmark.
 Every object goes through `Engine.put_object`, so each one is a real data file with its xattr
 and its index row. fsync is turned off while populating (a million tiny fsyncs would take most
 of an hour and are not what is measured) and turned back to its previous value afterwards.
+A bucket that already holds exactly N objects (a data dir kept from an earlier run, see
+BENCH_LIST_DATA in list_1m.sh) is not filled again.
 Prints progress to stderr and, last on stdout, the reference rate in entries/s.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import trio
 
 from engine import Engine
+from engine.errors import BucketNotFound
 
 PAGE = 10_000
 
@@ -25,36 +28,56 @@ def key(i: int) -> str:
     return f"shard-{i // 1000:04d}/sample-{i:07d}.jpg"
 
 
-async def main(data_dir: str, bucket: str, n: int) -> None:
-    async with Engine.open(data_dir) as eng:
-        fsync = eng.get_config()["write_policy"]["fsync"]
-        await eng.set_config({"write_policy.fsync": False})
-        try:
-            await eng.create_bucket(bucket)
-            t0 = time.monotonic()
-            for i in range(n):
-                await eng.put_object(bucket, key(i), b"%d" % i)
-                if (i + 1) % 100_000 == 0:
-                    el = time.monotonic() - t0
-                    print(f"  populated {i + 1:,} objects in {el:.0f} s ({(i + 1) / el:,.0f}/s)", file=sys.stderr)
-        finally:
-            await eng.set_config({"write_policy.fsync": fsync})
-
-        # Reference: the same pages listed in-process, without HTTP or JSON.
+async def populate(eng: Engine, bucket: str, n: int) -> None:
+    fsync = eng.get_config()["write_policy"]["fsync"]
+    await eng.set_config({"write_policy.fsync": False})
+    try:
+        await eng.create_bucket(bucket)
         t0 = time.monotonic()
-        count, token = 0, ""
-        while True:
-            page = await eng.list_objects(bucket, token=token, page_size=PAGE)
-            count += len(page.entries)
-            token = page.token
-            if not token:
-                break
-        el = time.monotonic() - t0
-        if count != n:
-            sys.exit(f"in-process listing returned {count} entries, want {n}")
-        print(f"  in-process listing: {count:,} entries in {el:.2f} s", file=sys.stderr)
-        print(f"{count / el:.0f}")
+        for i in range(n):
+            await eng.put_object(bucket, key(i), b"%d" % i)
+            if (i + 1) % 100_000 == 0:
+                el = time.monotonic() - t0
+                print(f"  populated {i + 1:,} objects in {el:.0f} s ({(i + 1) / el:,.0f}/s)", file=sys.stderr)
+    finally:
+        await eng.set_config({"write_policy.fsync": fsync})
+
+
+async def reference(eng: Engine, bucket: str, n: int) -> float | None:
+    """The same pages listed in-process, without HTTP or JSON: entries/s."""
+    t0 = time.monotonic()
+    count, token = 0, ""
+    while True:
+        page = await eng.list_objects(bucket, token=token, page_size=PAGE)
+        count += len(page.entries)
+        token = page.token
+        if not token:
+            break
+    el = time.monotonic() - t0
+    if count != n:
+        print(f"  in-process listing returned {count} entries, want {n}", file=sys.stderr)
+        return None
+    print(f"  in-process listing: {count:,} entries in {el:.2f} s", file=sys.stderr)
+    return count / el
+
+
+async def main(data_dir: str, bucket: str, n: int) -> str | None:
+    """Returns an error message, or None; exiting inside the engine's nursery would bury it."""
+    async with Engine.open(data_dir) as eng:
+        try:
+            have = (await eng.bucket_summary(bucket))["objects"]
+        except BucketNotFound:
+            await populate(eng, bucket, n)
+        else:
+            if have != n:
+                return f"bucket {bucket} in {data_dir} holds {have} objects, not {n}: use another data dir"
+            print(f"  {bucket} already holds {n:,} objects: not populating again", file=sys.stderr)
+        rate = await reference(eng, bucket, n)
+        if rate is None:
+            return "the in-process listing did not return every object"
+        print(f"{rate:.0f}")
+    return None
 
 
 if __name__ == "__main__":
-    trio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    sys.exit(trio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3])))
