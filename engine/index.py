@@ -189,6 +189,13 @@ class Index:
     def has_prefix(self, bid: str, prefix: str) -> bool:
         return bool(self.scan(bid, prefix, inclusive=True, upper=prefix_upper_bound(prefix), limit=1, columns="key"))
 
+    def longest_key_bytes(self, bid: str, prefix: str) -> int:
+        """Length in UTF-8 bytes of the longest key under `prefix` (0 when none)."""
+        upper = prefix_upper_bound(prefix)
+        q = "SELECT max(length(CAST(key AS BLOB))) FROM objects WHERE bid=? AND key>=?" + (" AND key<?" if upper else "")
+        (n,) = self.db.execute(q, (bid, prefix, upper) if upper else (bid, prefix)).fetchone()
+        return n or 0
+
     def summary(self, bid: str) -> tuple[int, int]:
         n, size = self.db.execute("SELECT count(*), coalesce(sum(size),0) FROM objects WHERE bid=?", (bid,)).fetchone()
         return n, size

@@ -12,7 +12,7 @@ import trio
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
-from .errors import (BadDigest, BadRequest, Conflict, EntityTooLarge, IncompleteBody, ObjectCorrupted, ObjectNotFound,
+from .errors import (BadDigest, BadRequest, Conflict, KeyTooLong, EntityTooLarge, IncompleteBody, ObjectCorrupted, ObjectNotFound,
                      OutOfSpace)
 from .index import row_to_meta
 from .jobs import Job
@@ -250,6 +250,9 @@ class ObjectOps:
             raise BadRequest(f"cannot move prefix {src!r} to {dst!r}")
         if self.index.has_prefix(bid, dst):
             raise Conflict(f"destination prefix {dst!r} is not empty")
+        grow = len(dst.encode()) - len(src.encode())
+        if grow > 0 and self.index.longest_key_bytes(bid, src) + grow > names.MAX_KEY_BYTES:
+            raise KeyTooLong(f"moving {src!r} to {dst!r} would make a key longer than {names.MAX_KEY_BYTES} bytes")
         n = self.index.rename_prefix(bid, src, dst)
         self._atimes = {k: v for k, v in self._atimes.items() if not (k[0] == bid and k[1].startswith(src))}
         return n
