@@ -155,6 +155,12 @@ def test_aws_chunked_bodies(srv: Server) -> None:
     h, _ = _sign_streaming(f"{url}-bad", hdrs, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     r = httpx.put(f"{url}-bad", headers=h, content=bad)
     assert r.status_code == 400 and xml_error(r)["Code"] == "BadDigest"
+    # a trailing checksum this server cannot compute (crc64nvme) is read past, not refused
+    odd = {**hdrs, "x-amz-trailer": "x-amz-checksum-crc64nvme"}
+    h, _ = _sign_streaming(f"{url}-crc64", odd, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    body64 = f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\nx-amz-checksum-crc64nvme:AAAAAAAAAAA=\r\n\r\n"
+    assert httpx.put(f"{url}-crc64", headers=h, content=body64).status_code == 200
+    assert s3.get_object(Bucket="wire", Key="chunked-crc64")["Body"].read() == data
     # signed chunks (minio-go, Java SDK), with and without a signed trailer
     pieces = [data[:65536], data[65536:]]
     shdr = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data))}
