@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterable
+from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
 
 from .bprops import ACCESS_GET, ACCESS_PUT
 from .checksum import new_hasher
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .core import Engine
 
 MIN_PART = 5 << 20
+ASSEMBLE_STEP = 64 << 20   # completion copies (and reports progress) in steps of this size
 MAX_PART = 5 << 30
 MAX_PARTS = 10_000
 LAYOUT = "x-mpu-parts"   # in ObjectMeta.headers of a completed upload: how to find part N again
@@ -240,8 +241,26 @@ def multipart_etag(md5s: list[str]) -> str:
     return f"{hashlib.md5(b''.join(bytes.fromhex(m) for m in md5s), usedforsecurity=False).hexdigest()}-{len(md5s)}"
 
 
-async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:
-    """Assemble the listed parts (number, ETag) into the object; the upload is gone afterwards."""
+@dataclass(slots=True)
+class Completion:
+    """A checked CompleteMultipartUpload: the parts to assemble; `meta` is set once it is committed."""
+
+    bucket: str
+    key: str
+    upload_id: str
+    props: dict[str, Any]
+    bid: str
+    upload: Upload
+    chosen: list[tuple]
+    meta: ObjectMeta | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(r[3] for r in self.chosen)
+
+
+def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> Completion:
+    """Validate the client's part list (number, ETag) against the stored parts; nothing is written."""
     props, bid, up = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
     if not wanted:
         raise BadRequest("You must specify at least one part")
@@ -261,36 +280,59 @@ async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
             raise EntityTooSmall(f"part {num} is {r[3]} bytes; every part but the last must be at least {MIN_PART}")
         chosen.append(r)
     eng._check_space()
+    return Completion(bucket, key, upload_id, props, bid, up, chosen)
+
+
+async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
+    """Copy the parts into one work file and commit it as the object (then `c.meta` is set).
+
+    Yields the bytes copied so far every ASSEMBLE_STEP, so a caller can keep its client's
+    connection alive while a large object is put together.
+    """
     fds: list[int] = []
-    wf = WorkFile(eng.mountpaths.place(bid, key), {props["checksum"]["type"]})
+    wf = WorkFile(eng.mountpaths.place(c.bid, c.key), {c.props["checksum"]["type"]})
+    done = 0
     try:
-        for r in chosen:   # all opened first: a part re-uploaded meanwhile cannot change what was checked
+        for r in c.chosen:   # all opened first: a part re-uploaded meanwhile cannot change what was checked
             fds.append(_open_part(eng, r))
-        for r, fd in zip(chosen, fds):
-            await wf.copy_from(fd, 0, r[3])
+        for r, fd in zip(c.chosen, fds):
+            for off in range(0, r[3], ASSEMBLE_STEP):
+                n = min(ASSEMBLE_STEP, r[3] - off)
+                await wf.copy_from(fd, off, n)
+                done += n
+                yield done
         await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
-        sizes = [r[3] for r in chosen]
+        up = c.upload
         headers = dict(up.meta.get("headers") or {})
-        headers[LAYOUT] = _layout(sizes)
+        headers[LAYOUT] = _layout([r[3] for r in c.chosen])
         algo = up.meta.get("algo") or ""
-        if algo and all(r[6] for r in chosen):
+        if algo and all(r[6] for r in c.chosen):
             h = new_hasher(algo)
-            for r in chosen:
+            for r in c.chosen:
                 h.update(base64.b64decode(r[6]))
-            headers[f"x-amz-checksum-{algo}"] = f"{base64.b64encode(bytes.fromhex(h.hexdigest())).decode()}-{len(chosen)}"
+            headers[f"x-amz-checksum-{algo}"] = (f"{base64.b64encode(bytes.fromhex(h.hexdigest())).decode()}"
+                                                 f"-{len(c.chosen)}")
         # Someone may have aborted (or completed) the upload while we copied: re-check before commit.
-        _upload(eng, bucket, key, upload_id, ACCESS_PUT)
-        meta = eng._commit(bucket, bid, props, key, wf, content_type=up.meta.get("ctype", ""),
-                           custom=dict(up.meta.get("custom") or {}), headers=headers,
-                           etag=multipart_etag([r[4] for r in chosen]))
+        _upload(eng, c.bucket, c.key, c.upload_id, ACCESS_PUT)
+        c.meta = eng._commit(c.bucket, c.bid, c.props, c.key, wf, content_type=up.meta.get("ctype", ""),
+                             custom=dict(up.meta.get("custom") or {}), headers=headers,
+                             etag=multipart_etag([r[4] for r in c.chosen]))
     except BaseException:
         wf.abort()
         raise
     finally:
         for fd in fds:
             os.close(fd)
-    _drop(eng, [upload_id])
-    return meta
+    _drop(eng, [c.upload_id])
+
+
+async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:
+    """Assemble the listed parts (number, ETag) into the object; the upload is gone afterwards."""
+    c = check_complete(eng, bucket, key, upload_id, wanted)
+    async for _ in assemble(eng, c):
+        pass
+    assert c.meta is not None
+    return c.meta
 
 
 def _open_part(eng: "Engine", r: tuple) -> int:

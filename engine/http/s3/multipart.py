@@ -1,11 +1,16 @@
 """S3 multipart upload operations over engine/multipart.py."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, AsyncIterator
+
+import trio
 
 from ... import multipart as mpu
 from ... import versions
 from ...errors import BadDigest, BadRequest, RangeNotSatisfiable
+from ...errors import AisError
+from ...meta import ObjectMeta
 from ..server import Response
 from . import xml
 from .buckets import OWNER, XML, s3_versioning, xml_response
@@ -17,6 +22,13 @@ from .xml import el, iso8601
 
 if TYPE_CHECKING:
     from ...core import Engine
+
+log = logging.getLogger("aisfs.s3")
+# Completing an upload larger than this answers 200 at once and keeps the connection alive with spaces
+# while the parts are copied (S3 does the same); below it, the answer carries x-amz-version-id as usual.
+STREAM_ABOVE = 64 << 20
+STREAM_ABOVE_VERSIONED = 1 << 30   # the version id header cannot precede the commit
+KEEPALIVE_SECONDS = 5.0
 
 
 def _algo(ctx: Ctx) -> str:
@@ -95,13 +107,40 @@ async def complete(eng: "Engine", ctx: Ctx) -> Response:
             wanted.append((int(xml.text(p, "PartNumber")), xml.text(p, "ETag")))
         except ValueError:
             raise xml.MalformedXML("PartNumber must be an integer") from None
-    m = await mpu.complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted)
-    h = []
-    if s3_versioning(eng.bucket_props(ctx.bucket)) or m.vid != "null":
-        h.append(("x-amz-version-id", m.vid))
-    return Response(200, [*XML, *h], xml.doc("CompleteMultipartUploadResult", [
-        el("Location", f"/{ctx.bucket}/{ctx.key}"), el("Bucket", ctx.bucket), el("Key", ctx.key),
-        el("ETag", f'"{m.etag}"')]))
+    c = mpu.check_complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted)
+    versioned = bool(s3_versioning(eng.bucket_props(ctx.bucket)))
+    if c.size > (STREAM_ABOVE_VERSIONED if versioned else STREAM_ABOVE):
+        return Response(200, list(XML), _streamed(eng, ctx, c))
+    async for _ in mpu.assemble(eng, c):
+        pass
+    assert c.meta is not None
+    h = [("x-amz-version-id", c.meta.vid)] if versioned or c.meta.vid != "null" else []
+    return Response(200, [*XML, *h], xml.doc("CompleteMultipartUploadResult", _result(ctx, c.meta)))
+
+
+def _result(ctx: Ctx, m: ObjectMeta) -> list[str]:
+    return [el("Location", f"/{ctx.bucket}/{ctx.key}"), el("Bucket", ctx.bucket), el("Key", ctx.key),
+            el("ETag", f'"{m.etag}"')]
+
+
+async def _streamed(eng: "Engine", ctx: Ctx, c: mpu.Completion) -> AsyncIterator[bytes]:
+    """S3's answer to a long completion: 200 at once, a space every few seconds while the parts are
+    copied, then the result, or an <Error> document (which SDKs look for in a 200 here)."""
+    yield xml.HEAD.encode()
+    last = trio.current_time()
+    try:
+        async for _ in mpu.assemble(eng, c):
+            if trio.current_time() - last >= KEEPALIVE_SECONDS:
+                last = trio.current_time()
+                yield b" "
+        assert c.meta is not None
+        yield xml.doc("CompleteMultipartUploadResult", _result(ctx, c.meta))[len(xml.HEAD):]
+    except Exception as e:
+        if not isinstance(e, AisError):
+            log.exception("S3 CompleteMultipartUpload of %s/%s failed", ctx.bucket, ctx.key)
+            e = AisError(f"internal error: {type(e).__name__}: {e}")
+        yield xml.doc("Error", [el("Code", e.code), el("Message", e.message),
+                                el("Resource", ctx.req.raw_path)], ns=False)[len(xml.HEAD):]
 
 
 async def abort(eng: "Engine", ctx: Ctx) -> Response:
