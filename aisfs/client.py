@@ -399,6 +399,22 @@ class ops:
         yield Req("POST", _opath(bucket, key), json=body, what="object")
 
     @staticmethod
+    def rename_prefix(bucket: str, src: str, dst: str) -> Op[int]:
+        """Move every object under `src` to `dst` in one server transaction; returns how many moved.
+
+        Conflict when `dst` holds objects, BadRequest for overlapping prefixes, ObjectNotFound when `src` is empty,
+        KeyTooLong when a moved name would pass 1024 bytes."""
+        body = {"action": "rename-prefix", "name": src, "value": {"to": dst}}
+        return int((yield Req("POST", _bpath(bucket), json=body, what="bucket")).json()["objs"])
+
+    @staticmethod
+    def set_custom(bucket: str, key: str, custom: dict[str, str], *, replace: bool = False) -> Op[None]:
+        """Metadata-only update (AIStore's PATCH): merge `custom` into the object's, or with `replace` make it
+        exactly `custom`; the data, checksum and version stay."""
+        yield Req("PATCH", _opath(bucket, key), params={"set-new-custom": "true"} if replace else None,
+                  json={"value": custom}, what="object")  # AIStore's shape: no action name
+
+    @staticmethod
     def list_jobs(*, kind: str = "", bucket: str = "", running: bool = False) -> Op[list[dict[str, Any]]]:
         params = {k: v for k, v in (("kind", kind), ("bucket", bucket)) if v}
         if running:
@@ -531,6 +547,8 @@ class Client:
     delete_object = _sync(ops.delete_object)
     rename_object = _sync(ops.rename_object)
     copy_object = _sync(ops.copy_object)
+    rename_prefix = _sync(ops.rename_prefix)
+    set_custom = _sync(ops.set_custom)
     list_jobs = _sync(ops.list_jobs)
     get_job = _sync(ops.get_job)
     abort_job = _sync(ops.abort_job)
@@ -638,6 +656,8 @@ class AsyncClient:
     delete_object = _async(ops.delete_object)
     rename_object = _async(ops.rename_object)
     copy_object = _async(ops.copy_object)
+    rename_prefix = _async(ops.rename_prefix)
+    set_custom = _async(ops.set_custom)
     list_jobs = _async(ops.list_jobs)
     get_job = _async(ops.get_job)
     abort_job = _async(ops.abort_job)

@@ -10,9 +10,10 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AisError, BadRequest, MalformedRequest, NotFound, RangeNotSatisfiable
+from ..errors import AisError, BadRequest, MalformedRequest, NotFound, ObjectNotFound, RangeNotSatisfiable
 from ..listing import MAX_PAGE
 from ..meta import ObjectMeta
+from ..names import check_key
 from ..ranges import parse_range
 from .server import FileBody, Request, Response, http_date
 
@@ -154,6 +155,11 @@ class RestFace:
                 job = await eng.copy_bucket(name, self._bck_to(req, msg), prefix=str(v.get("prefix") or ""),
                                             dry_run=bool(v.get("dry_run", False)))
                 return text_response(job.id)
+            case "POST", "rename-prefix":
+                src, dst = _prefix_move(msg)
+                if not (n := await eng.rename_prefix(name, src, dst)):
+                    raise ObjectNotFound(f"no objects under \"ais://{name}/{src}\" to move")
+                return json_response({"objs": n})
             case "PATCH", "set-bprops":
                 return json_response(await eng.set_bucket_props(name, _dict(value)))
             case "PATCH", "reset-bprops":
@@ -251,6 +257,8 @@ class RestFace:
             case "DELETE":
                 await eng.delete_object(bucket, key)
                 return Response(200)
+            case "PATCH":
+                return await self._set_custom(req, bucket, key)
             case "POST":
                 msg = await self._action(req)
                 action, name = msg.get("action"), msg.get("name")
@@ -263,6 +271,17 @@ class RestFace:
                     return Response(200, object_headers(await eng.copy_object(bucket, key, dst_bucket, name)))
                 raise BadRequest(f"unknown action {action!r} for POST /v1/objects")
         raise BadRequest(f"method {req.method} is not supported on objects")
+
+    async def _set_custom(self, req: Request, bucket: str, key: str) -> Response:
+        """AIStore's PATCH: merge the custom keys in `value` (all of them replaced with `?set-new-custom=true`),
+        metadata only: the data, its checksum and version stay."""
+        msg = await self._action(req)
+        if msg.get("action") not in (None, "", "set-custom"):
+            raise BadRequest(f"unknown action {msg.get('action')!r} for PATCH /v1/objects")
+        custom = _custom_md(msg.get("value"))
+        if req.query.get("set-new-custom", "").lower() not in ("true", "1"):
+            custom = {**(await self.engine.head_object(bucket, key)).custom, **custom}
+        return Response(200, object_headers(await self.engine.update_object_meta(bucket, key, custom=custom)))
 
     async def _put(self, req: Request, bucket: str, key: str) -> Response:
         if not req.chunked and req.content_length is None:
@@ -336,6 +355,27 @@ class RestFace:
 def _bucket_name(s: str) -> str:
     """Accept `ais://b` as well as `b`."""
     return s[6:] if s.startswith("ais://") else s
+
+
+def _custom_md(value: Any) -> dict[str, str]:
+    """Custom metadata from JSON, refused unless HEAD's `Ais-Custom-Md: k=v,k2=v2` can give it back unchanged."""
+    custom = _dict(value)
+    for k, v in custom.items():
+        if not isinstance(v, str) or not k.strip() or k != k.strip() or v != v.strip():
+            raise BadRequest("custom metadata must map non-empty names to strings, without surrounding spaces")
+        if "," in k or "=" in k or "," in v:
+            raise BadRequest(f"custom metadata {k!r}: ',' (and '=' in names) cannot be carried by Ais-Custom-Md")
+        utf8_header(k, "custom metadata name")
+        utf8_header(v, "custom metadata value")
+    return custom
+
+
+def _prefix_move(msg: dict[str, Any]) -> tuple[str, str]:
+    """rename-prefix's `name` (the source prefix) and `value.to` (the destination), both key-like strings."""
+    src, dst = msg.get("name"), _dict(msg.get("value")).get("to")
+    if not isinstance(src, str) or not isinstance(dst, str) or not src or not dst:
+        raise BadRequest('rename-prefix needs "name": "SRC/" and "value": {"to": "DST/"}')
+    return check_key(src), check_key(dst)
 
 
 def _dict(value: Any) -> dict[str, Any]:
