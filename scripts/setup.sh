@@ -18,7 +18,7 @@ STAMP="$VENV/.aisfs-setup-stamp"
 # `user.ais.lom` xattrs. Tests add the real S3 clients they drive; benchmarks add the reference
 # servers and load tools. Keep each list to what its user actually runs.
 PKGS_run=(fuse3 libfuse3-dev pkg-config attr gcc)
-PKGS_test=("${PKGS_run[@]}" rclone s3cmd)
+PKGS_test=("${PKGS_run[@]}" rclone s3cmd rsync)
 PKGS_bench=("${PKGS_run[@]}" curl nginx-light wrk)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
