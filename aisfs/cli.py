@@ -37,7 +37,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aisfs", description="AIStore-style object store: S3 + REST + FUSE.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint", metavar="URL",
+    parser.add_argument("--endpoint", metavar="URL", dest="global_endpoint",  # see resolve_globals
                         help=f"server URL (default: ${ENDPOINT_ENV} or {DEFAULT_ENDPOINT})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.add_parser(sub)
@@ -55,9 +55,16 @@ def _oserror_text(e: OSError) -> str:
     return e.strerror or str(e)
 
 
+def resolve_globals(args: argparse.Namespace) -> argparse.Namespace:
+    """`aisfs --endpoint URL CMD` and `aisfs CMD --endpoint URL` alike: the global flag parses into its own dest,
+    so no subcommand's default can overwrite it; the one after the command wins. None: `$AIS_ENDPOINT` decides."""
+    args.endpoint = getattr(args, "endpoint", None) or args.global_endpoint
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = resolve_globals(parser.parse_args(argv))
     try:
         return int(args.func(args) or 0)
     except UsageError as e:

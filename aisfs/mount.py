@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .client import ENDPOINT_ENV
+
+DATA_DIR_ENV = "AISFS_DATA_DIR"
 DEFAULT_TTL = 1.0
 ML_PRESET = {"ttl": "indefinite", "read_only": True, "readahead_kb": 16384}
 DAEMON_START_SECONDS = 60.0
@@ -29,11 +32,12 @@ def add_parser(sub: Any) -> None:
                                    "this process; remote mode (--endpoint) talks to a server over /v1.")
     p.add_argument("mountpoint", type=Path)
     p.add_argument("source", nargs="?", default="", help="BUCKET[/PREFIX], also as ais://BUCKET/PREFIX")
-    p.add_argument("--data-dir", type=Path, default=os.environ.get("AISFS_DATA_DIR") or None,
-                   help="embedded mode (the default): the engine's data directory (env AISFS_DATA_DIR, "
-                        "else .aisfs-data as for `aisfs serve`)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help=f"embedded mode (the default): the engine's data directory (env {DATA_DIR_ENV}, "
+                        "else .aisfs-data as for `aisfs serve`); in remote mode, where staging files go")
     p.add_argument("--endpoint", default=argparse.SUPPRESS,  # keeps `aisfs --endpoint URL mount ...` too
-                   help="remote mode: URL of a running aisfs/AIStore server")
+                   help=f"remote mode: URL of a running aisfs/AIStore server (also ${ENDPOINT_ENV} when "
+                        "neither --data-dir nor --serve is given)")
     p.add_argument("--serve", metavar="ADDR", help="embedded mode: also serve S3 + REST on ADDR (host:port)")
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground (default: daemonize "
                                                                    "once the mount works)")
@@ -105,6 +109,32 @@ def _parse_ttl(value: str) -> float:
     return ttl
 
 
+def _choose_mode(args: argparse.Namespace) -> None:
+    """Remote or embedded: `--endpoint` (global, local or -o), then `--data-dir`, then $AIS_ENDPOINT as for every
+    command, then $AISFS_DATA_DIR or the data dir `aisfs serve` opens. A remote mount stages under the data dir."""
+    if not args.endpoint and args.data_dir is None and not args.serve:
+        args.endpoint = os.environ.get(ENDPOINT_ENV) or None
+    if args.data_dir is None and os.environ.get(DATA_DIR_ENV):
+        args.data_dir = Path(os.environ[DATA_DIR_ENV])
+    if not args.endpoint and args.data_dir is None:
+        from .serve import DEFAULT_DATA_DIR
+
+        args.data_dir = Path(DEFAULT_DATA_DIR)
+
+
+def _source(text: str) -> tuple[str | None, str]:
+    """BUCKET[/PREFIX] (also ais://...; empty or `ais://` for every bucket) by the CLI's one URI parser."""
+    from engine.errors import BadRequest
+
+    from .uri import parse
+
+    try:
+        src = parse(text, allow_empty=True)
+    except BadRequest as e:
+        raise SystemExit(f"aisfs mount: {e.message}") from None
+    return src.bucket or None, src.key.strip("/")
+
+
 def _config(args: argparse.Namespace) -> Any:
     from .fuse.daemon import MountConfig
 
@@ -114,14 +144,10 @@ def _config(args: argparse.Namespace) -> Any:
         args.read_only = True
         args.metadata_ttl = args.metadata_ttl or ML_PRESET["ttl"]
         args.readahead_kb = args.readahead_kb or ML_PRESET["readahead_kb"]
-    if not args.endpoint and not args.data_dir:
-        from .serve import DEFAULT_DATA_DIR  # embedded is the default: the same store `aisfs serve` opens
-
-        args.data_dir = Path(DEFAULT_DATA_DIR)
+    _choose_mode(args)
     if args.endpoint and args.serve:
         raise SystemExit("aisfs mount: --serve needs embedded mode (--data-dir), not --endpoint")
-    src = args.source.removeprefix("ais://").strip("/")
-    bucket, _, prefix = src.partition("/")
+    bucket, prefix = _source(args.source)
     mnt = args.mountpoint.resolve()
     if not mnt.is_dir():
         raise SystemExit(f"aisfs mount: mount point {args.mountpoint} is not a directory")
@@ -129,7 +155,7 @@ def _config(args: argparse.Namespace) -> Any:
 
     if mount_type(mnt) == "fuse.aisfs":
         raise SystemExit(f"aisfs mount: {mnt} is already an aisfs mount (aisfs umount {mnt} first)")
-    return MountConfig(mountpoint=mnt, bucket=bucket or None, prefix=prefix,
+    return MountConfig(mountpoint=mnt, bucket=bucket, prefix=prefix,
                        data_dir=args.data_dir.resolve() if args.data_dir else None, endpoint=args.endpoint,
                        serve=args.serve, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
                        gid=args.gid, file_mode=args.file_mode, dir_mode=args.dir_mode,

@@ -1,6 +1,7 @@
 """The `aisfs` CLI as users run it: a subprocess against a real `aisfs serve`."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -13,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from aisfs.cli import main
+from aisfs.cli import build_parser, main, resolve_globals
 from aisfs.client import Client
 from engine.errors import BucketNotFound
 from support import ROOT, Server, aisfs_cmd, run_cli
@@ -111,6 +112,44 @@ def test_endpoint_flag_env_and_unreachable_server(shared_server: Server) -> None
     res = run_cli("--endpoint", shared_server.url.removeprefix("http://"), "bucket", "ls", "--json",
                   env={"AIS_ENDPOINT": "http://127.0.0.1:9"})
     assert res.returncode == 0 and isinstance(json.loads(res.stdout), list)
+
+
+def every_command(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()
+                  ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Each runnable command's words (`bucket props set`) and parser."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield words, parser
+        return
+    done: set[int] = set()
+    for name, sub in subs[0].choices.items():
+        if id(sub) not in done:  # aliases share a parser
+            done.add(id(sub))
+            yield from every_command(sub, (*words, name))
+
+
+def test_global_endpoint_survives_every_subcommand(shared_server: Server, bucket: str) -> None:
+    """`aisfs --endpoint URL CMD ...`: no subcommand's defaults may drop it; one after the command wins."""
+    commands = list(every_command(build_parser()))
+    assert len(commands) > 20
+    for words, sub in commands:
+        positionals = ["ais://b/k" for a in sub._actions if not a.option_strings and a.nargs != "?"
+                       and a.required]
+        args = resolve_globals(build_parser().parse_args(["--endpoint", "http://global:1", *words, *positionals]))
+        assert args.endpoint == "http://global:1", words
+        if "--endpoint" in sub._option_string_actions:
+            args = resolve_globals(build_parser().parse_args(
+                ["--endpoint", "http://global:1", *words, *positionals, "--endpoint", "http://local:2"]))
+            assert args.endpoint == "http://local:2", words
+    # and as users run it, with $AIS_ENDPOINT pointing nowhere
+    dead = {"AIS_ENDPOINT": "http://127.0.0.1:9"}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda argv: run_cli("--endpoint", shared_server.url, *argv, env=dead), [
+            ("ls", f"ais://{bucket}"), ("bucket", "summary", f"ais://{bucket}", "--json"),
+            ("job", "show", "--all", "--json"), ("config", "show", "checksum", "--json")]))
+    for res in results:
+        assert res.returncode == 0, res.stderr
+    assert json.loads(results[1].stdout)[0]["name"] == bucket
 
 
 # buckets ------------------------------------------------------------------------------------------------
