@@ -1,7 +1,7 @@
 """Remote mode: the Backend protocol over a running server's `/v1` REST API (aisfs.client.AsyncClient).
 
-What `/v1` cannot do in one call is emulated, and documented in docs/mount.md: a directory rename moves
-objects one by one (not atomic), and metadata-only changes (chmod, utimes, user.meta.*) re-upload the object.
+Each op is one `/v1` call as in embedded mode: a directory rename is the server's one-transaction
+`rename-prefix`, and metadata-only changes (chmod, utimes, user.meta.*) are a PATCH that rewrites no data.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from engine.checksum import Cksum
 from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, PreconditionFailed
 from engine.meta import ListEntry, ObjectMeta
 
-from ..client import AsyncClient, ObjectInfo
+from ..client import ENTRY_IS_DIR, AsyncClient, ObjectInfo
 
 READ_BLOCK = 4 << 20   # one range GET fills this much of a handle's buffer: few, large requests
 LIST_PROPS = "name,size,version,checksum,atime,custom,etag,last-modified"
@@ -136,7 +136,7 @@ class RemoteBackend:
                                          props=LIST_PROPS)
         out: list[ListEntry] = []
         for e in page.get("entries") or []:
-            if int(e.get("flags", 0)) & 1 or (e["name"].endswith("/") and "size" not in e):
+            if int(e.get("flags", 0)) & ENTRY_IS_DIR:
                 out.append(ListEntry(e["name"], is_dir=True))
             else:
                 out.append(ListEntry(e["name"], meta=_meta_from_entry(bucket, e)))
@@ -163,24 +163,14 @@ class RemoteBackend:
         await self.c.rename_object(bucket, src, dst)
 
     async def rename_prefix(self, bucket: str, src: str, dst: str) -> None:
-        keys = [e["name"] async for e in self.c.iter_objects(bucket, prefix=src, names_only=True)]
-        for k in keys:  # /v1 has no prefix move: one rename per object (not atomic)
-            await self.c.rename_object(bucket, k, dst + k[len(src):])
+        await self.c.rename_prefix(bucket, src, dst)
 
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta:
-        """/v1 has no metadata-only update: stream the object onto itself with the new metadata."""
-        size = (await self.c.head_object(bucket, key)).size
-
-        async def body() -> AsyncIterator[bytes]:
-            pos = 0
-            while pos < size:
-                chunk = await self.c.get_bytes(bucket, key, pos, min(READ_BLOCK, size - pos))
-                if not chunk:
-                    raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" shrank while being rewritten")
-                pos += len(chunk)
-                yield chunk
-
-        return await self.put(bucket, key, body(), size=size, custom=custom)
+        await self.c.set_custom(bucket, key, custom, replace=True)  # the ops computed the whole new set
+        meta = await self.head(bucket, key)
+        if meta is None:
+            raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" vanished right after its metadata update")
+        return meta
 
     async def capacity(self) -> tuple[int, int]:
         caps = await self.c.daemon("capacity")
