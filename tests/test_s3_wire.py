@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import socket
 import subprocess
 import time
@@ -84,6 +85,9 @@ def test_presigned_urls_v4_and_v2(srv: Server) -> None:
     time.sleep(2.1)
     r = httpx.get(expired)
     assert r.status_code == 403 and "expired" in xml_error(r)["Message"].lower()
+    override = v4.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": "wire", "Key": "pre/signed key", "ResponseContentDisposition": 'attachment; filename="x.txt"'})
+    assert httpx.get(override).headers["content-disposition"] == 'attachment; filename="x.txt"'
     # presigned PUT
     put = v4.generate_presigned_url("put_object", Params={"Bucket": "wire", "Key": "pre/put"}, ExpiresIn=60)
     assert httpx.put(put, content=b"via url").status_code == 200
@@ -312,3 +316,14 @@ def test_access_mask_space_and_size_limits(srv: Server) -> None:
                      f"content-length: {6 << 40}\r\n\r\n".encode())
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 400") and b"<Code>EntityTooLarge</Code>" in answer
+
+
+def test_dates_and_head_errors(srv: Server) -> None:
+    url = f"{srv.url}/s3/wire"
+    assert signed("PUT", f"{url}/dated", body=b"d").status_code == 200
+    h = signed("HEAD", f"{url}/dated")
+    assert re.fullmatch(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", h.headers["last-modified"])
+    listing = signed("GET", f"{url}?list-type=2&prefix=dated").text
+    assert re.search(r"<LastModified>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z</LastModified>", listing)
+    missing = signed("HEAD", f"{url}/not-there")
+    assert missing.status_code == 404 and missing.content == b""
