@@ -8,11 +8,12 @@ Every read by version id, by any face, goes through here.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT
 from .errors import AisError, BucketNotEmpty, ObjectCorrupted, ObjectNotFound, VersionNotFound
@@ -215,16 +216,36 @@ async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted
             pass
         return Deleted()
     mvid = new_vid(props) if st == "Enabled" else "null"
-    if cur is not None:
-        eng.index.delete(bid, key)
-        if cur[12] == "null" and st == "Suspended":
-            eng._unlink_files([(cur[1], cur[2])])
-        else:
-            _insert(eng, bid, cur)
-    if mvid == "null":
-        _remove(eng, bid, key, "null")
-    _insert(eng, bid, _marker_row(key, mvid), marker=True)
+    drop: list[tuple[int, str]] = []
+    db = _db(eng)
+    with _transaction(db):   # the current version moves to the history and the marker appears together
+        if cur is not None:
+            db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, key))
+            eng.index._forget(bid, key)   # the index's hot-row cache
+            if cur[12] == "null" and st == "Suspended":
+                drop.append((cur[1], cur[2]))
+            else:
+                _insert(eng, bid, cur)
+        if mvid == "null":
+            old_null = _get(eng, bid, key, "null")
+            if old_null is not None:
+                db.execute("DELETE FROM s3_versions WHERE bid=? AND key=? AND vid='null'", (bid, key))
+                if not old_null[1]:
+                    drop.append((old_null[0][1], old_null[0][2]))
+        _insert(eng, bid, _marker_row(key, mvid), marker=True)
+    eng._unlink_files(drop)
     return Deleted(True, mvid)
+
+
+@contextlib.contextmanager
+def _transaction(db: Any) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _promote(eng: "Engine", bid: str, key: str) -> None:
