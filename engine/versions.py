@@ -277,18 +277,15 @@ def list_versions(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: s
         start, inclusive = nxt, True
     skip_until_vid = vid_marker if key_marker and vid_marker else ""
     out: list[VersionEntry | str] = []
-    batch = max(limit + 1, 64)
+    batch = max(limit + 1, 256)
     latest_seen: set[str] = set()
     while True:
-        op = ">=" if inclusive else ">"
-        where = f"bid=? AND key{op}?" + (" AND key<?" if upper else "")
-        args: tuple = (bid, start, upper) if upper else (bid, start)
-        rows = db.execute(
-            f"SELECT {COLUMNS}, 0, 1 FROM objects WHERE {where} UNION ALL "
-            f"SELECT {VCOLUMNS}, 0 FROM s3_versions WHERE {where} "
-            "ORDER BY 1, 15 DESC, 10 DESC, 13 DESC LIMIT ?", (*args, *args, batch)).fetchall()
-        if not rows:
+        rows, last_key, more = _window(db, bid, start, inclusive, upper, batch)
+        if not rows and not more:
             return out, False, "", ""
+        if not rows:          # one key has more versions than a window: widen it
+            batch *= 2
+            continue
         folded = False
         for r in rows:
             key = r[0]
@@ -318,14 +315,38 @@ def list_versions(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: s
             out.append(VersionEntry(row_to_meta(bucket, r[:13]), is_latest, bool(r[13])))
         if folded:
             continue
-        if len(rows) < batch:
+        if not more:
             return out, False, "", ""
-        # resume at the last row's key: re-read that key whole, skipping what was returned
-        if rows[0][0] == rows[-1][0]:
-            batch *= 2  # one key with more versions than a batch
-        start, inclusive = rows[-1][0], True
-        skip_until_vid = rows[-1][12]
-        key_marker = rows[-1][0]
+        start, inclusive = last_key, False   # windows hold whole keys: go on after the last one
+
+
+def _window(db: Any, bid: str, start: str, inclusive: bool, upper: str | None,
+            batch: int) -> tuple[list[Row], str, bool]:
+    """Every version of the next keys from `start`, as whole keys, in S3 order (key, latest first).
+
+    Two range scans by primary key (current versions, then older ones), merged here, so a page costs
+    what it returns however many versions the bucket holds. Returns (rows, last key, more may follow).
+    """
+    op = ">=" if inclusive else ">"
+    where = f"bid=? AND key{op}?" + (" AND key<?" if upper else "")
+    args: tuple = (bid, start, upper) if upper else (bid, start)
+    cur = db.execute(f"SELECT {COLUMNS}, 0, 1 FROM objects WHERE {where} ORDER BY key LIMIT ?",
+                     (*args, batch)).fetchall()
+    old = db.execute(f"SELECT {VCOLUMNS}, 0 FROM s3_versions WHERE {where} ORDER BY key LIMIT ?",
+                     (*args, batch)).fetchall()
+    cur_cut = cur[-1][0] if len(cur) == batch else None     # keys after this one were not read
+    old_cut = old[-1][0] if len(old) == batch else None     # this key and later ones may be partial
+
+    def whole(key: str) -> bool:
+        return (cur_cut is None or key <= cur_cut) and (old_cut is None or key < old_cut)
+
+    rows = sorted((r for r in (*cur, *old) if whole(r[0])), key=lambda r: (r[0], -r[14], -r[9], _desc(r[12])))
+    more = cur_cut is not None or old_cut is not None
+    return rows, rows[-1][0] if rows else "", more
+
+
+def _desc(s: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in s)
 
 
 def _marker_of(out: list[VersionEntry | str]) -> str:
