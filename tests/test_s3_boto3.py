@@ -223,6 +223,11 @@ def test_objects_written_through_v1(s3: Any, srv: Server) -> None:
     assert g["Body"].read() == b"native bytes"
     etag = g["ETag"].strip('"')
     assert len(etag) != 32 and etag == s3.list_objects_v2(Bucket="native")["Contents"][0]["ETag"].strip('"')
+    # metadata whose name no HTTP header can carry is counted, as S3 does, not sent
+    r = httpx.put(f"{srv.url}/v1/objects/native/odd-meta", content=b"m", headers={"ais-custom-md": "ok=1,bad name=2"})
+    assert r.status_code == 200
+    h = s3.head_object(Bucket="native", Key="odd-meta")
+    assert h["Metadata"] == {"ok": "1"} and h["MissingMeta"] == 1
     s3.put_object(Bucket="native", Key="from-s3", Body=b"s3 bytes")
     v1 = httpx.get(f"{srv.url}/v1/objects/native/from-s3")
     assert v1.content == b"s3 bytes" and v1.headers["etag"] == s3.head_object(Bucket="native", Key="from-s3")["ETag"]

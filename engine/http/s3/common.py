@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import hmac
 from dataclasses import dataclass, field
 from email.utils import parsedate_tz, mktime_tz
@@ -20,6 +21,7 @@ from .errors import ContentSHA256Mismatch, InvalidDigest, MissingContentLength, 
 STORED_HEADERS = ("content-encoding", "content-disposition", "content-language", "cache-control", "expires")
 LATIN1_META = "x-meta-latin1"       # in ObjectMeta.headers: user-metadata keys whose values came as latin-1 bytes
 DEFAULT_CTYPE = "binary/octet-stream"
+_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")   # what an HTTP header name may hold
 
 
 @dataclass
@@ -86,8 +88,14 @@ def object_headers(m: ObjectMeta, *, versioned: bool) -> list[tuple[str, str]]:
         if k in m.headers:
             h.append((k, latin1(m.headers[k])))
     latin = set(m.headers.get(LATIN1_META, "").split(","))
+    missing = 0
     for k, v in m.custom.items():
+        if not _TOKEN.fullmatch(k):   # set through /v1 or the mount with a name no header can carry
+            missing += 1
+            continue
         h.append((f"x-amz-meta-{k}", v if k in latin and _is_latin1(v) else latin1(v)))
+    if missing:
+        h.append(("x-amz-missing-meta", str(missing)))
     if versioned or m.vid != "null":
         h.append(("x-amz-version-id", m.vid))
     return h
