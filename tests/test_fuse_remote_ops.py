@@ -129,6 +129,9 @@ def test_chmod_utimes_xattr_rewrite_no_data(remote: Mount, srv: Server, rest: ht
     st = os.stat(p)
     assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_mtime_ns == 1_500_000_000_123_456_789
     assert os.getxattr(p, "user.meta.color") == b"blue"
+    with pytest.raises(OSError) as err:  # /v1's Ais-Custom-Md could not give it back (docs/mount.md)
+        os.setxattr(p, "user.meta.list", b"a,b")
+    assert err.value.errno == errno.EINVAL
     os.removexattr(p, "user.meta.color")
     assert "user.meta.color" not in os.listxattr(p)
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o640  # removing one key kept the others
