@@ -166,6 +166,12 @@ def test_dir_rename_past_1024_bytes_is_enametoolong(mode: str, request: pytest.F
     assert not m.path("long" + "x" * 20).exists()
     os.rename(m.path("long"), m.path("lo"))  # shorter: fine
     assert m.path("lo", *parts[1:], "f" * 250).read_bytes() == b"deep"
+    target = m.path("lo" + "y" * 20)
+    target.mkdir()  # an empty directory the refused move would have replaced
+    with pytest.raises(OSError) as err:
+        os.rename(m.path("lo"), target)
+    assert err.value.errno == errno.ENAMETOOLONG
+    assert target.is_dir() and list(target.iterdir()) == []
 
 
 # how `aisfs mount` picks its mode and parses its source -------------------------------------------------

@@ -6,6 +6,7 @@ import stat
 from typing import TYPE_CHECKING
 
 import pyfuse3
+import trio
 
 from .attrs import MODE, SYMLINK, make_attr
 from .errnos import fail, fuse_op
@@ -166,9 +167,16 @@ class NamespaceOps:
                 raise fail(errno.ENOTEMPTY)
         if dst.startswith(src + "/"):
             raise fail(errno.EINVAL)
-        if rd is not None and rd[1] is not None:
+        marker = rd[1] if rd is not None else None
+        if marker is not None:
             await self.b.delete(bucket, dst + "/")
-        await self.b.rename_prefix(bucket, src + "/", dst + "/")
+        try:
+            await self.b.rename_prefix(bucket, src + "/", dst + "/")
+        except BaseException:
+            if marker is not None:  # the move was refused: the empty target directory stays as it was
+                with trio.CancelScope(shield=True):
+                    await self.b.put(bucket, dst + "/", b"", size=0, custom=marker.custom)
+            raise
         pre = src + "/"
         for st in self.states.values():
             if st.bucket == bucket and st.key.startswith(pre):
