@@ -5,13 +5,15 @@
 #
 # Safe to run any number of times and silent when there is nothing to do: Debian packages are
 # installed only when one is missing (and `apt-get update` runs only then), and the editable
-# install is redone only when pyproject.toml or the interpreter changed (a stamp file in .venv).
+# install is redone only when pyproject.toml, scripts/constraints.txt or the interpreter changed
+# (a stamp file in .venv).
 # scripts/run.sh and scripts/test.sh call this first, so users never need to run it by hand.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 STAMP="$VENV/.aisfs-setup-stamp"
+CONSTRAINTS="$ROOT/scripts/constraints.txt"  # pinned versions: see the file for why
 
 # Debian packages per use. pyfuse3 has no wheel on PyPI, so it is compiled: gcc, pkg-config and
 # libfuse3-dev; fuse3 gives fusermount3 for the mount, attr gives getfattr/setfattr to inspect the
@@ -92,17 +94,17 @@ ensure_venv() {
         rm -rf "$VENV"
         "$PY" -m venv "$VENV"
     fi
-    # The stamp covers what decides the install: the dependency list and the interpreter.
+    # The stamp covers what decides the install: the dependency list, the pins and the interpreter.
     local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $("$VENV/bin/python" -c 'import sys; print(sys.version)' | head -1)"
+    want="$(cat "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1) $("$VENV/bin/python" -c 'import sys; print(sys.version)' | head -1)"
     if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && (cd / && "$VENV/bin/python" -c 'import aisfs, engine') 2>/dev/null; then
         return
     fi
-    say "installing aisfs into .venv (pip install -e '.[test]')"
+    say "installing aisfs into .venv (pip install -e '.[test]', pinned by scripts/constraints.txt; ~1 minute when fresh)"
     local log
     log=$(mktemp)
     if ! PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >"$log" 2>&1; then
+        "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" -e "$ROOT[test]" >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
         die "pip install failed"
