@@ -310,7 +310,9 @@ def list_versions(eng: "Engine", bucket: str, *, prefix: str = "", key_marker: s
                     break
             if len(out) >= limit:
                 return out, True, _marker_of(out), _vid_of(out)
-            is_latest = key not in latest_seen
+            # The latest is the current version or a delete marker above it; an older version left on
+            # top by a plain (non-S3) delete of the current one is not what a GET would serve.
+            is_latest = key not in latest_seen and (r[14] == 1 or bool(r[13]))
             latest_seen.add(key)
             out.append(VersionEntry(row_to_meta(bucket, r[:13]), is_latest, bool(r[13])))
         if folded:
