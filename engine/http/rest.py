@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .. import versions
 from ..errors import AisError, BadRequest, MalformedRequest, NotFound, ObjectNotFound, RangeNotSatisfiable
 from ..listing import MAX_PAGE
 from ..meta import ObjectMeta
@@ -53,6 +54,8 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     h = [("ais-checksum-type", m.cksum.type), ("ais-checksum-value", m.cksum.value), ("ais-version", m.version),
          ("ais-atime", str(m.atime_ns)), ("etag", f'"{m.etag}"'), ("last-modified", http_date(m.mtime_ns / 1e9)),
          ("content-type", m.content_type or "application/octet-stream"), ("accept-ranges", "bytes")]
+    if m.vid != "null":
+        h.append(("ais-version-id", m.vid))
     if m.custom:
         h.append(("ais-custom-md", ",".join(f"{k}={v}" for k, v in m.custom.items())))
     return [(k, v.encode("utf-8").decode("latin-1")) for k, v in h]
@@ -141,6 +144,8 @@ class RestFace:
         msg = await self._action(req)
         action, value = msg.get("action", ""), msg.get("value")
         match req.method, action:
+            case "GET", "list-versions":
+                return json_response(self._list_versions(name, _dict(value)))
             case "GET", "list":
                 return json_response(await self._list(name, value or {}))
             case "GET", "summary" | "":
@@ -229,6 +234,31 @@ class RestFace:
             entries.append(ent)
         return {"uuid": "", "continuation_token": res.token, "entries": entries, "flags": 0}
 
+    def _list_versions(self, bucket: str, msg: dict[str, Any]) -> dict[str, Any]:
+        """Every kept version, newest first per key: the same history S3's ListObjectVersions shows."""
+        try:
+            page = int(msg.get("pagesize") or 1000)
+        except (TypeError, ValueError):
+            raise BadRequest("pagesize must be an integer") from None
+        if not 0 < page <= MAX_PAGE:
+            raise BadRequest(f"pagesize must be between 1 and {MAX_PAGE}")
+        entries, truncated, next_key, next_vid = versions.list_versions(
+            self.engine, bucket, prefix=str(msg.get("prefix") or ""), key_marker=str(msg.get("key_marker") or ""),
+            vid_marker=str(msg.get("version_id_marker") or ""), limit=page)
+        out = []
+        for e in entries:
+            if isinstance(e, str):
+                continue
+            m = e.meta
+            ent: dict[str, Any] = {"name": m.key, "version_id": m.vid, "is_latest": e.latest,
+                                   "delete_marker": e.marker}
+            if not e.marker:
+                ent.update(size=m.size, checksum=m.cksum.value, version=m.version,
+                           **{"last-modified": rfc3339(m.mtime_ns)})
+            out.append(ent)
+        return {"entries": out, "truncated": truncated, "next_key_marker": next_key,
+                "next_version_id_marker": next_vid}
+
     # objects ----------------------------------------------------------------------------------------
     async def _objects(self, req: Request, bucket: str, key: str) -> Response:
         eng = self.engine
@@ -236,7 +266,8 @@ class RestFace:
             raise BadRequest("expected /v1/objects/BUCKET/OBJECT")
         match req.method:
             case "GET":
-                reader = await eng.open_object(bucket, key)
+                vid = self._vid(req)
+                reader = await (versions.open(eng, bucket, key, vid) if vid else eng.open_object(bucket, key))
                 try:
                     m = reader.meta
                     rng = parse_range(req.header("range"), m.size)
@@ -250,11 +281,16 @@ class RestFace:
                     reader.close()
                     raise
             case "HEAD":
-                m = await eng.head_object(bucket, key)
+                vid = self._vid(req)
+                m = await (versions.head(eng, bucket, key, vid) if vid else eng.head_object(bucket, key))
                 return Response(200, [*object_headers(m), ("content-length", str(m.size))], None, head=True)
             case "PUT":
                 return await self._put(req, bucket, key)
             case "DELETE":
+                vid = self._vid(req)
+                if vid or versions.status(eng.bucket_props(bucket)):
+                    gone = await versions.delete(eng, bucket, key, vid)   # a delete marker, or one version
+                    return Response(200, [("ais-version-id", gone.vid)] if gone.vid else [])
                 await eng.delete_object(bucket, key)
                 return Response(200)
             case "PATCH":
@@ -271,6 +307,11 @@ class RestFace:
                     return Response(200, object_headers(await eng.copy_object(bucket, key, dst_bucket, name)))
                 raise BadRequest(f"unknown action {action!r} for POST /v1/objects")
         raise BadRequest(f"method {req.method} is not supported on objects")
+
+    @staticmethod
+    def _vid(req: Request) -> str:
+        """`?version_id=` names one S3 version (as S3's versionId does); empty means the current one."""
+        return req.query.get("version_id", "")
 
     async def _set_custom(self, req: Request, bucket: str, key: str) -> Response:
         """AIStore's PATCH: merge the custom keys in `value` (all of them replaced with `?set-new-custom=true`),
