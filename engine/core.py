@@ -119,10 +119,11 @@ class Engine(ObjectOps, ListingOps):
 
     # config -----------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        return self.config.snapshot()
+        """The config as shown to users: S3 secret keys are masked."""
+        return _mask_secrets(self.config.snapshot())
 
     async def set_config(self, updates: dict[str, Any]) -> dict[str, Any]:
-        return self.config.update(updates)
+        return _mask_secrets(self.config.update(updates))
 
     # buckets ----------------------------------------------------------------------------------
     def bucket_props(self, name: str) -> dict[str, Any]:
@@ -235,3 +236,10 @@ class Engine(ObjectOps, ListingOps):
         return {"uptime_ns": time.time_ns() - self.started_ns, "counters": self.stats.snapshot(),
                 "capacity": self.capacity(), "running_jobs": len(self.jobs.list(running_only=True)),
                 "buckets": len(self.bmd.buckets)}
+
+
+def _mask_secrets(doc: dict[str, Any]) -> dict[str, Any]:
+    keys = doc.get("s3", {}).get("keys")
+    if keys:
+        doc["s3"]["keys"] = {access: "****" for access in keys}
+    return doc

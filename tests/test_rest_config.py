@@ -179,3 +179,13 @@ def test_failed_mountpath_is_not_remembered(tmp_path: Path) -> None:
             assert c.get(ourl("stay", "o")).content == b"still here"
     finally:
         srv.stop()
+
+
+def test_s3_secret_keys_are_never_shown(server: Server) -> None:
+    """Config set and show answer with the access key, never its secret."""
+    with server.client() as c:
+        r = c.put("/v1/cluster", json={"action": "set-config", "value": {"s3.keys": {"AKID1": "very-secret"}}})
+        assert r.status_code == 200, r.text
+        assert r.json()["s3"]["keys"] == {"AKID1": "****"}
+        shown = c.get("/v1/daemon", params={"what": "config"})
+        assert shown.json()["s3"]["keys"] == {"AKID1": "****"} and "very-secret" not in shown.text
