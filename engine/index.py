@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .checksum import Cksum
 from .meta import ObjectMeta
@@ -36,6 +36,16 @@ CREATE TABLE IF NOT EXISTS objects(
     PRIMARY KEY(bid, key)
 ) WITHOUT ROWID;
 """
+
+# Tables other engine modules keep in the same database (multipart uploads, S3 versions), created
+# with the index so no transaction ever runs DDL midway (executescript would commit it).
+EXTRA_SCHEMAS: list[str] = []
+
+
+def register_schema(sql: str) -> None:
+    if sql not in EXTRA_SCHEMAS:
+        EXTRA_SCHEMAS.append(sql)
+
 
 COLUMNS = "key, mp, fid, size, cksum_type, cksum, version, etag, atime, mtime, ctype, meta, vid"
 Row = tuple
@@ -67,7 +77,7 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives kill -9
         self.db.execute("PRAGMA cache_size=-65536")
-        self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA + "".join(EXTRA_SCHEMAS))
         # Hot rows, so repeated GET/HEAD/stat of the same objects skip SQLite. Every write
         # below goes through this class and drops what it changes.
         self._cache: dict[tuple[str, str], Row | None] = {}
@@ -109,13 +119,17 @@ class Index:
                 self._cache[ck] = row
         return row
 
-    def put(self, bid: str, meta: ObjectMeta) -> Row | None:
-        """Insert or replace one object in one transaction; return the row it replaced."""
+    def put(self, bid: str, meta: ObjectMeta,
+            also: Callable[[Row | None], list[tuple[int, str]]] | None = None) -> list[tuple[int, str]]:
+        """Insert or replace one object in one transaction; `also(replaced_row)` runs inside it (to keep
+        the replaced row as an older version) and returns the data files to remove after the commit."""
         with self._txn():
             old = self.get(bid, meta.key)
             self._forget(bid, meta.key)
             self.db.execute("INSERT OR REPLACE INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", meta_to_row(bid, meta))
-        return old
+            if also is not None:
+                return also(old)
+        return [(old[1], old[2])] if old is not None else []
 
     def delete(self, bid: str, key: str) -> Row | None:
         with self._txn():

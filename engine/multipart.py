@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
@@ -20,6 +21,7 @@ from .bprops import ACCESS_GET, ACCESS_PUT
 from .checksum import new_hasher
 from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, IncompleteBody, NotFound
 from .meta import ObjectMeta
+from .index import register_schema
 from .names import check_key, prefix_upper_bound
 from .workfile import WorkFile
 
@@ -41,6 +43,8 @@ CREATE TABLE IF NOT EXISTS s3_parts(
     md5 TEXT NOT NULL, mtime INTEGER NOT NULL, checksum TEXT NOT NULL,
     PRIMARY KEY(upload_id, part)) WITHOUT ROWID;
 """
+register_schema(SCHEMA)
+
 
 
 class NoSuchUpload(NotFound):
@@ -80,12 +84,8 @@ class Part:
     checksum: str     # base64 of the part's x-amz-checksum-<algo>, "" if none
 
 
-def _db(eng: "Engine"):  # type: ignore[no-untyped-def]
-    db = eng.index.db
-    if not getattr(eng.index, "_s3_multipart", False):
-        db.executescript(SCHEMA)
-        eng.index._s3_multipart = True  # type: ignore[attr-defined]
-    return db
+def _db(eng: "Engine") -> sqlite3.Connection:
+    return eng.index.db
 
 
 def _upload(eng: "Engine", bucket: str, key: str, upload_id: str, access: int) -> tuple[dict[str, Any], str, Upload]:

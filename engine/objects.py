@@ -149,13 +149,13 @@ class ObjectOps:
                           content_type=content_type, custom=custom, headers=headers, mp=wf.mp.id,
                           vid=versions.new_vid(props))
         meta.fid = wf.commit(_lom(bid, meta))
-        try:
-            old = self.index.put(bid, meta)
+        try:  # the replaced version is kept (or let go) in the same transaction as the new row
+            drop = self.index.put(bid, meta, lambda old: versions.retire(self, bid, props, old, key, meta.vid))
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(wf.mp.data_path(meta.fid))
             raise
-        versions.retire(self, bid, props, old, key, meta.vid)  # keeps or unlinks the replaced data
+        self._unlink_files(drop)
         self.stats.add("put.n")
         self.stats.add("put.size", meta.size)
         return meta

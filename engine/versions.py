@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT
 from .errors import AisError, BucketNotEmpty, ObjectCorrupted, ObjectNotFound, VersionNotFound
-from .index import COLUMNS, Row, row_to_meta
+from .index import COLUMNS, Row, register_schema, row_to_meta
 from .meta import ObjectMeta
 from .names import prefix_upper_bound
 
@@ -34,6 +35,8 @@ CREATE TABLE IF NOT EXISTS s3_versions(
     PRIMARY KEY(bid, key, vid)
 ) WITHOUT ROWID;
 """
+register_schema(SCHEMA)
+
 VCOLUMNS = COLUMNS + ", marker"
 
 
@@ -67,12 +70,8 @@ def new_vid(props: dict[str, Any]) -> str:
     return f"{time.time_ns():016x}{secrets.token_hex(6)}"
 
 
-def _db(eng: "Engine"):  # type: ignore[no-untyped-def]
-    db = eng.index.db
-    if not getattr(eng.index, "_s3_versions", False):
-        db.executescript(SCHEMA)
-        eng.index._s3_versions = True  # type: ignore[attr-defined]
-    return db
+def _db(eng: "Engine") -> sqlite3.Connection:
+    return eng.index.db
 
 
 def _insert(eng: "Engine", bid: str, row: Row, marker: bool = False) -> None:
@@ -86,26 +85,38 @@ def _get(eng: "Engine", bid: str, key: str, vid: str) -> tuple[Row, bool] | None
     return (r[:13], bool(r[13])) if r else None
 
 
-def _remove(eng: "Engine", bid: str, key: str, vid: str) -> tuple[Row, bool] | None:
+def _take(eng: "Engine", bid: str, key: str, vid: str) -> tuple[Row, bool] | None:
+    """Remove one non-current version's row; its data file is the caller's to remove."""
     found = _get(eng, bid, key, vid)
     if found is not None:
         _db(eng).execute("DELETE FROM s3_versions WHERE bid=? AND key=? AND vid=?", (bid, key, vid))
-        if not found[1]:
-            eng._unlink_files([(found[0][1], found[0][2])])
     return found
 
 
-def retire(eng: "Engine", bid: str, props: dict[str, Any], old: Row | None, key: str, new_vid_: str) -> None:
-    """A new current version replaced `old`: keep `old` as a non-current version, or drop its data."""
+def _remove(eng: "Engine", bid: str, key: str, vid: str) -> tuple[Row, bool] | None:
+    found = _take(eng, bid, key, vid)
+    if found is not None and not found[1]:
+        eng._unlink_files([(found[0][1], found[0][2])])
+    return found
+
+
+def retire(eng: "Engine", bid: str, props: dict[str, Any], old: Row | None, key: str,
+           new_vid_: str) -> list[tuple[int, str]]:
+    """A new current version replaced `old` (runs inside the index transaction): keep `old` as a
+    non-current version, or return its data file (and a replaced "null" version's) for removal."""
     st = status(props)
+    drop: list[tuple[int, str]] = []
     if st and new_vid_ == "null":
-        _remove(eng, bid, key, "null")       # Suspended: the new write is the one "null" version
+        found = _take(eng, bid, key, "null")   # Suspended: the new write is the one "null" version
+        if found is not None and not found[1]:
+            drop.append((found[0][1], found[0][2]))
     if old is None:
-        return
+        return drop
     if st and old[12] != "null" or (st == "Enabled" and old[12] == "null"):
         _insert(eng, bid, old)
     else:
-        eng._unlink_files([(old[1], old[2])])
+        drop.append((old[1], old[2]))
+    return drop
 
 
 def _marker_row(key: str, vid: str) -> Row:
@@ -254,9 +265,11 @@ def _promote(eng: "Engine", bid: str, key: str) -> None:
                          "LIMIT 1", (bid, key)).fetchone()
     if r is None or r[13]:
         return
-    _db(eng).execute("DELETE FROM s3_versions WHERE bid=? AND key=? AND vid=?", (bid, key, r[12]))
-    meta = row_to_meta("", r[:13])
-    eng.index.put(bid, meta)
+    def leave_history(replaced: Row | None) -> list[tuple[int, str]]:
+        _db(eng).execute("DELETE FROM s3_versions WHERE bid=? AND key=? AND vid=?", (bid, key, r[12]))
+        return [(replaced[1], replaced[2])] if replaced is not None else []
+
+    eng._unlink_files(eng.index.put(bid, row_to_meta("", r[:13]), leave_history))  # one transaction
 
 
 # listing -----------------------------------------------------------------------------------------
