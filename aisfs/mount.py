@@ -203,6 +203,8 @@ def _run_foreground(args: argparse.Namespace, cfg: Any) -> int:
 
     def ready(err: str | None) -> None:
         nonlocal ready_fd
+        if err is None and ready_fd is None:
+            print(mounted_line(cfg), file=sys.stderr, flush=True)
         if ready_fd is not None:
             os.write(ready_fd, (f"{err}\n" if err else "ready\n").encode())
             os.close(ready_fd)
@@ -230,6 +232,15 @@ def _run_foreground(args: argparse.Namespace, cfg: Any) -> int:
         print(f"aisfs mount: {msg}", file=sys.stderr)
         return 1
     return 0
+
+
+def mounted_line(cfg: Any) -> str:
+    """The one line that tells a user where the mount (and, with --serve, the endpoints) are."""
+    what = f"ais://{cfg.bucket}/{cfg.prefix}" if cfg.bucket else "every bucket"
+    line = f"aisfs: {what} mounted at {cfg.mountpoint}"
+    if cfg.serve:
+        line += f"; S3 and REST on http://{cfg.serve}"
+    return line + f" (stop: aisfs umount {cfg.mountpoint})"
 
 
 def _first_error(e: BaseException) -> BaseException:
@@ -272,6 +283,7 @@ def _daemonize(args: argparse.Namespace, cfg: Any) -> int:
     finally:
         os.close(r)
     if msg == "ready":
+        print(mounted_line(cfg), file=sys.stderr, flush=True)
         return 0
     if not msg:
         try:

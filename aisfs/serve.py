@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import signal
 import sys
@@ -49,34 +48,13 @@ async def _main(args: argparse.Namespace) -> None:
     from engine.http.app import serve as serve_http
 
     async with Engine.open(args.data_dir, args.mountpath) as engine:
-        check_s3_auth(engine, args.listen, args.anonymous)
         stop = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, stop)
             host, port = await nursery.start(lambda task_status: serve_http(
-                engine, args.listen, stop=stop, task_status=task_status))
+                engine, args.listen, stop=stop, anonymous=args.anonymous, task_status=task_status))
             print(f"aisfs: serving S3 and REST on http://{host}:{port} (data in {engine.data_dir})",
                   file=sys.stderr, flush=True)
-
-
-def check_s3_auth(engine: "Engine", listen: str, anonymous: bool) -> None:
-    """Without S3 keys every S3 request is anonymous: fine on loopback, elsewhere only when asked for."""
-    from engine.http.s3.auth import ENV_ACCESS, ENV_SECRET, configured_keys
-    from engine.http.server import parse_listen
-
-    host, _ = parse_listen(listen)
-    if anonymous or configured_keys(engine) or host == "localhost" or _is_loopback(host):
-        return
-    raise AisError(f"refusing to serve S3 without access keys on {listen}, which is not a loopback address: "
-                   f"set {ENV_ACCESS} and {ENV_SECRET} (or config s3.keys), or pass --anonymous to allow "
-                   "unsigned requests")
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def _stop_on_signals(stop: "trio.Event") -> None:

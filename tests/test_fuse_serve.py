@@ -10,7 +10,7 @@ import pytest
 
 import s3kit
 
-from fuse_support import Mount, cleanup
+from fuse_support import Mount, cleanup, is_mounted
 from support import free_port
 
 
@@ -115,6 +115,19 @@ def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:
             assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]  # the listing is cached
             assert m.path("train", "s3").read_bytes() == b"new"  # names are still looked up
             assert [m.path("train", f"s{i}").stat().st_size for i in range(3)] == [0, 1, 2]
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_serve_beside_mount_refuses_unsigned_s3_off_loopback(tmp_path: Path) -> None:
+    """`mount --serve` follows `aisfs serve`'s rule: no keys and a non-loopback address is refused, and
+    nothing is left mounted."""
+    m = Mount(tmp_path, "bkt", "--create-bucket", "--serve", f"0.0.0.0:{free_port()}")
+    try:
+        with pytest.raises(RuntimeError, match="refusing to serve S3 without access keys"):
+            m.start()
+        assert not is_mounted(m.mnt)
     finally:
         m.stop()
         cleanup(tmp_path)

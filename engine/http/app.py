@@ -1,14 +1,17 @@
 """One listener, two faces: `/v1/...` is the REST face, everything else is S3 (at `/s3/...` and `/`)."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import TYPE_CHECKING
 
 import trio
 
 from .. import durations
+from ..errors import AisError
 from .rest import RestFace
 from .s3 import S3Face
+from .s3.auth import ENV_ACCESS, ENV_SECRET, configured_keys
 from .server import App, HTTPServer, Limits, Request, Response, parse_listen
 
 if TYPE_CHECKING:
@@ -38,10 +41,29 @@ def limits_from_config(engine: "Engine") -> Limits:
                   body_idle_timeout=durations.parse(c["timeout"]["request_body_idle"]))
 
 
-async def serve(engine: "Engine", listen: str, *, stop: trio.Event | None = None,
+def check_s3_auth(engine: "Engine", host: str, listen: str, anonymous: bool) -> None:
+    """Without S3 keys every S3 request is anonymous: fine on loopback, elsewhere only when asked for."""
+    if anonymous or configured_keys(engine) or host == "localhost" or _is_loopback(host):
+        return
+    raise AisError(f"refusing to serve S3 without access keys on {listen}, which is not a loopback address: "
+                   f"set {ENV_ACCESS} and {ENV_SECRET} (or config s3.keys), or pass --anonymous to allow "
+                   "unsigned requests")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(engine: "Engine", listen: str, *, stop: trio.Event | None = None, anonymous: bool = False,
                 task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve S3 + REST on `listen` until `stop` is set (graceful) or the caller cancels (abrupt)."""
+    """Serve S3 + REST on `listen` until `stop` is set (graceful) or the caller cancels (abrupt).
+
+    Every caller (`aisfs serve`, `aisfs mount --serve`) gets the same rule for unsigned S3 access."""
     host, port = parse_listen(listen)
+    check_s3_auth(engine, host, listen, anonymous)
     listeners = await trio.open_tcp_listeners(port, host=host)
     addr = listeners[0].socket.getsockname()
     log.info("serving S3 and REST on http://%s:%d", addr[0], addr[1])
