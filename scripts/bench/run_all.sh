@@ -3,6 +3,7 @@
 # Not a test: never run in CI. Takes ~15 minutes, most of it populating 1M objects.
 #
 #   bash scripts/bench/run_all.sh [get_1g put_1g get_4k_wrk list_1m]
+#   bash scripts/bench/run_all.sh fuse_compare   # the FUSE mount vs s3fs/rclone (root, ~15 min; not a default)
 #
 # Environment: BENCH_RUNS (runs per side, default 3), BENCH_TMP (where data and reference
 # files go, default $TMPDIR or /tmp), BENCH_WRK_SECONDS (default 10), BENCH_LIST_OBJECTS.
