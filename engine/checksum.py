@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import crc32c as _crc32c
 import xxhash
@@ -79,9 +78,8 @@ def new_hasher(cksum_type: str) -> Hasher:
     raise ValueError(f"unknown checksum type {cksum_type!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Cksum:
-    """A checksum value tagged with its type, e.g. `xxhash:1f2e...`."""
+class Cksum(NamedTuple):
+    """A checksum value tagged with its type, e.g. `xxhash:1f2e...` (a tuple: one is built per listed object)."""
 
     type: str
     value: str

@@ -2,6 +2,7 @@
 non-recursive mode that folds keys at a delimiter into virtual directories."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ class ListingOps:
         if upper is not None and start >= upper:
             return ListPage([], "")
         columns = "key" if names_only else None
+        decode = functools.partial(row_to_meta, bucket)
+        atimes = self._atimes
         entries: list[ListEntry] = []
         while len(entries) < page_size:
             want = page_size - len(entries)
@@ -70,10 +73,10 @@ class ListingOps:
                             return ListPage(entries, "")
                         start, inclusive, folded = nxt, True, True
                         break
-                meta = None if names_only else row_to_meta(bucket, row)
-                if meta is not None and (t := self._atimes.get((bid, key))):  # reads not yet written back
-                    meta.atime_ns = max(meta.atime_ns, t)
-                entries.append(ListEntry(key, meta=meta))
+                if names_only:
+                    entries.append(ListEntry(key))
+                else:  # atimes of reads not yet written back count too
+                    entries.append(ListEntry(key, row=row, decode=decode, atime_ns=atimes.get((bid, key), 0)))
             if not folded:
                 if len(rows) < want:
                     return ListPage(entries, "")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .checksum import Cksum
 
@@ -35,10 +36,56 @@ def make_etag(cksum: Cksum, mtime_ns: int, size: int) -> str:
     return f"t-{mtime_ns:x}-{size:x}"
 
 
-@dataclass(slots=True)
 class ListEntry:
-    """One listing row: an object, or a virtual directory (`is_dir`, name ends with the delimiter)."""
+    """One listing row: an object, or a virtual directory (`is_dir`, name ending with the delimiter).
 
-    name: str
-    is_dir: bool = False
-    meta: ObjectMeta | None = None
+    Listed objects keep their index row and build the full ObjectMeta only when `meta` is read, so
+    a face that needs a few fields (size, checksum, atime) lists a million objects without a
+    million metadata objects.
+    """
+
+    __slots__ = ("name", "is_dir", "_meta", "_row", "_decode", "_atime")
+
+    def __init__(self, name: str, is_dir: bool = False, meta: ObjectMeta | None = None, *,
+                 row: tuple | None = None, decode: Callable[[tuple], ObjectMeta] | None = None,
+                 atime_ns: int = 0) -> None:
+        self.name, self.is_dir, self._meta = name, is_dir, meta
+        self._row, self._decode, self._atime = row, decode, atime_ns
+
+    @property
+    def meta(self) -> ObjectMeta | None:
+        if self._meta is None and self._row is not None and self._decode is not None:
+            self._meta = self._decode(self._row)
+            self._meta.atime_ns = max(self._meta.atime_ns, self._atime)
+        return self._meta
+
+    # Fields read straight from the index row (key, mp, fid, size, cksum_type, cksum, version, etag,
+    # atime, mtime, ...) when there is one.
+    @property
+    def size(self) -> int:
+        return self._row[3] if self._row is not None else (self.meta.size if self.meta else 0)
+
+    @property
+    def cksum_value(self) -> str:
+        return self._row[5] if self._row is not None else (self.meta.cksum.value if self.meta else "")
+
+    @property
+    def version(self) -> str:
+        return self._row[6] if self._row is not None else (self.meta.version if self.meta else "")
+
+    @property
+    def etag(self) -> str:
+        return self._row[7] if self._row is not None else (self.meta.etag if self.meta else "")
+
+    @property
+    def atime_ns(self) -> int:
+        if self._row is not None:
+            return max(self._row[8], self._atime)
+        return self.meta.atime_ns if self.meta else 0
+
+    @property
+    def mtime_ns(self) -> int:
+        return self._row[9] if self._row is not None else (self.meta.mtime_ns if self.meta else 0)
+
+    def __repr__(self) -> str:
+        return f"ListEntry({self.name!r}, is_dir={self.is_dir})"

@@ -5,6 +5,7 @@ JSON `{"message", "status"}` here and nowhere else.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from datetime import datetime, timezone
@@ -45,8 +46,15 @@ def error_response(err: AisError) -> Response:
     return resp
 
 
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_second(sec: int) -> str:
+    return datetime.fromtimestamp(sec, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def rfc3339(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """RFC 3339 with microseconds, UTC; the date part is formatted once per second (listings repeat it)."""
+    sec, rem = divmod(ns, 1_000_000_000)
+    return f"{_rfc3339_second(sec)}.{rem // 1000:06d}Z"
 
 
 def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
@@ -214,22 +222,21 @@ class RestFace:
                 entries.append({"name": e.name, "flags": ENTRY_IS_DIR})
                 continue
             ent: dict[str, Any] = {"name": e.name}
-            if e.meta is not None:
-                m = e.meta
+            if not names_only:
                 if "size" in want:
-                    ent["size"] = m.size
+                    ent["size"] = e.size
                 if "checksum" in want:
-                    ent["checksum"] = m.cksum.value
+                    ent["checksum"] = e.cksum_value
                 if "version" in want:
-                    ent["version"] = m.version
+                    ent["version"] = e.version
                 if "atime" in want:
-                    ent["atime"] = rfc3339(m.atime_ns)
+                    ent["atime"] = rfc3339(e.atime_ns)
                 if "custom" in want:
-                    ent["custom-md"] = m.custom
+                    ent["custom-md"] = e.meta.custom if e.meta else {}
                 if "etag" in want:
-                    ent["etag"] = m.etag
+                    ent["etag"] = e.etag
                 if "last-modified" in want:
-                    ent["last-modified"] = rfc3339(m.mtime_ns)
+                    ent["last-modified"] = rfc3339(e.mtime_ns)
             ent["flags"] = 0
             entries.append(ent)
         return {"uuid": "", "continuation_token": res.token, "entries": entries, "flags": 0}
