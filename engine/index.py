@@ -49,6 +49,7 @@ def register_schema(sql: str) -> None:
 
 COLUMNS = "key, mp, fid, size, cksum_type, cksum, version, etag, atime, mtime, ctype, meta, vid"
 Row = tuple
+LIST_COLUMNS = "key, size, cksum, version, atime, mtime, etag"   # what listings need (meta.LIST_ROW)
 CACHE_ROWS = 65536
 
 

@@ -2,14 +2,13 @@
 non-recursive mode that folds keys at a delimiter into virtual directories."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .bprops import ACCESS_GET, check_access
 from .errors import BadRequest
-from .index import row_to_meta
-from .meta import ListEntry
+from .index import COLUMNS, LIST_COLUMNS, row_to_meta
+from .meta import FULL_ROW, LIST_ROW, ListEntry, ObjectMeta
 from .names import prefix_upper_bound
 
 if TYPE_CHECKING:
@@ -26,11 +25,14 @@ class ListPage:
 
 class ListingOps:
     async def list_objects(self: "Engine", bucket: str, *, prefix: str = "", start_after: str = "", token: str = "",
-                           page_size: int = 1000, delimiter: str = "", names_only: bool = False) -> ListPage:
+                           page_size: int = 1000, delimiter: str = "", names_only: bool = False,
+                           full: bool = True) -> ListPage:
         """One page of the bucket's objects, in S3 order.
 
         With a `delimiter`, keys with the delimiter after the prefix fold into one directory entry
-        (name ending with the delimiter), which counts toward the page like an object.
+        (name ending with the delimiter), which counts toward the page like an object. `full=False`
+        reads only the columns a listing shows (name, size, checksum, version, times, ETag) and
+        looks up the rest per entry only if `entry.meta` is read.
         """
         props = self.bucket_props(bucket)
         check_access(props, ACCESS_GET, bucket)
@@ -50,14 +52,21 @@ class ListingOps:
                 start, inclusive = skip, True
         if upper is not None and start >= upper:
             return ListPage([], "")
-        columns = "key" if names_only else None
-        decode = functools.partial(row_to_meta, bucket)
-        atimes = self._atimes
+        index, atimes = self.index, self._atimes
+        if names_only:
+            columns, layout = "key", FULL_ROW
+        elif full:
+            columns, layout = COLUMNS, FULL_ROW
+        else:
+            columns, layout = LIST_COLUMNS, LIST_ROW
+
+        def decode(row: tuple) -> ObjectMeta | None:
+            whole = row if full else index.get(bid, row[0])
+            return row_to_meta(bucket, whole) if whole is not None else None
         entries: list[ListEntry] = []
         while len(entries) < page_size:
             want = page_size - len(entries)
-            rows = self.index.scan(bid, start, inclusive=inclusive, upper=upper, limit=want,
-                                   **({"columns": columns} if columns else {}))
+            rows = index.scan(bid, start, inclusive=inclusive, upper=upper, limit=want, columns=columns)
             if not rows:
                 return ListPage(entries, "")
             folded = False
@@ -76,7 +85,8 @@ class ListingOps:
                 if names_only:
                     entries.append(ListEntry(key))
                 else:  # atimes of reads not yet written back count too
-                    entries.append(ListEntry(key, row=row, decode=decode, atime_ns=atimes.get((bid, key), 0)))
+                    entries.append(ListEntry(key, row=row, decode=decode, atime_ns=atimes.get((bid, key), 0),
+                                             layout=layout))
             if not folded:
                 if len(rows) < want:
                     return ListPage(entries, "")

@@ -36,56 +36,70 @@ def make_etag(cksum: Cksum, mtime_ns: int, size: int) -> str:
     return f"t-{mtime_ns:x}-{size:x}"
 
 
+# Where ListEntry finds (size, checksum, version, atime, mtime, etag) in an index row: the full
+# row (index.COLUMNS) or the narrow one listings select (index.LIST_COLUMNS).
+FULL_ROW = (3, 5, 6, 8, 9, 7)
+LIST_ROW = (1, 2, 3, 4, 5, 6)
+
+
 class ListEntry:
     """One listing row: an object, or a virtual directory (`is_dir`, name ending with the delimiter).
 
     Listed objects keep their index row and build the full ObjectMeta only when `meta` is read, so
-    a face that needs a few fields (size, checksum, atime) lists a million objects without a
+    a face that needs a few fields (size, checksum, times, ETag) lists a million objects without a
     million metadata objects.
     """
 
-    __slots__ = ("name", "is_dir", "_meta", "_row", "_decode", "_atime")
+    __slots__ = ("name", "is_dir", "_meta", "_row", "_decode", "_atime", "_ix")
 
     def __init__(self, name: str, is_dir: bool = False, meta: ObjectMeta | None = None, *,
-                 row: tuple | None = None, decode: Callable[[tuple], ObjectMeta] | None = None,
-                 atime_ns: int = 0) -> None:
+                 row: tuple | None = None, decode: Callable[[tuple], ObjectMeta | None] | None = None,
+                 atime_ns: int = 0, layout: tuple[int, ...] = FULL_ROW) -> None:
         self.name, self.is_dir, self._meta = name, is_dir, meta
-        self._row, self._decode, self._atime = row, decode, atime_ns
+        self._row, self._decode, self._atime, self._ix = row, decode, atime_ns, layout
 
     @property
     def meta(self) -> ObjectMeta | None:
         if self._meta is None and self._row is not None and self._decode is not None:
             self._meta = self._decode(self._row)
-            self._meta.atime_ns = max(self._meta.atime_ns, self._atime)
+            if self._meta is not None:
+                self._meta.atime_ns = max(self._meta.atime_ns, self._atime)
+            self._decode = None
         return self._meta
 
-    # Fields read straight from the index row (key, mp, fid, size, cksum_type, cksum, version, etag,
-    # atime, mtime, ...) when there is one.
+    def _field(self, i: int, attr: str) -> object:
+        if self._row is not None:
+            return self._row[self._ix[i]]
+        m = self.meta
+        return getattr(m, attr) if m is not None else None
+
     @property
     def size(self) -> int:
-        return self._row[3] if self._row is not None else (self.meta.size if self.meta else 0)
+        return self._field(0, "size") or 0  # type: ignore[return-value]
 
     @property
     def cksum_value(self) -> str:
-        return self._row[5] if self._row is not None else (self.meta.cksum.value if self.meta else "")
+        if self._row is not None:
+            return self._row[self._ix[1]]
+        return self.meta.cksum.value if self.meta else ""
 
     @property
     def version(self) -> str:
-        return self._row[6] if self._row is not None else (self.meta.version if self.meta else "")
-
-    @property
-    def etag(self) -> str:
-        return self._row[7] if self._row is not None else (self.meta.etag if self.meta else "")
+        return self._field(2, "version") or ""  # type: ignore[return-value]
 
     @property
     def atime_ns(self) -> int:
         if self._row is not None:
-            return max(self._row[8], self._atime)
+            return max(self._row[self._ix[3]], self._atime)
         return self.meta.atime_ns if self.meta else 0
 
     @property
     def mtime_ns(self) -> int:
-        return self._row[9] if self._row is not None else (self.meta.mtime_ns if self.meta else 0)
+        return self._field(4, "mtime_ns") or 0  # type: ignore[return-value]
+
+    @property
+    def etag(self) -> str:
+        return self._field(5, "etag") or ""  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"ListEntry({self.name!r}, is_dir={self.is_dir})"

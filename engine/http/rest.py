@@ -214,7 +214,7 @@ class RestFace:
         res = await self.engine.list_objects(
             bucket, prefix=str(msg.get("prefix") or ""), start_after=str(msg.get("start_after") or ""),
             token=str(msg.get("continuation_token") or ""), page_size=page,
-            delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only)
+            delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only, full="custom" in props)
         want = set(props)
         entries = []
         for e in res.entries:

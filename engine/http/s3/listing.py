@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from ... import versions
 from ...errors import BadRequest
-from ...meta import ObjectMeta
+from ...meta import ListEntry
 from ..server import Response
 from .buckets import OWNER, xml_response
 from .common import Ctx
@@ -43,8 +43,8 @@ def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
     return lambda s: s
 
 
-def _contents(m: ObjectMeta, e, owner: bool) -> str:  # type: ignore[no-untyped-def]
-    return (f"<Contents>{el('Key', e(m.key))}{el('LastModified', iso8601(m.mtime_ns))}"
+def _contents(m: ListEntry, e, owner: bool) -> str:  # type: ignore[no-untyped-def]
+    return (f"<Contents>{el('Key', e(m.name))}{el('LastModified', iso8601(m.mtime_ns))}"
             f"{el('ETag', chr(34) + m.etag + chr(34))}{el('Size', m.size)}"
             f"{el('StorageClass', 'STANDARD')}{OWNER if owner else ''}</Contents>")
 
@@ -75,7 +75,7 @@ async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
     entries, truncated = [], False
     if max_keys:
         page = await eng.list_objects(ctx.bucket, prefix=prefix, start_after=start_after, token=token,
-                                      page_size=max_keys + 1, delimiter=delim)
+                                      page_size=max_keys + 1, delimiter=delim, full=False)
         entries = page.entries
         if len(entries) > max_keys:
             entries, truncated = entries[:max_keys], True
@@ -103,8 +103,8 @@ async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
     for ent in entries:
         if ent.is_dir:
             parts.append(f"<CommonPrefixes>{el('Prefix', e(ent.name))}</CommonPrefixes>")
-        elif ent.meta is not None:
-            parts.append(_contents(ent.meta, e, owner))
+        else:
+            parts.append(_contents(ent, e, owner))
     return xml_response("ListBucketResult", parts)
 
 
