@@ -14,8 +14,6 @@ from engine.errors import AisError
 if TYPE_CHECKING:
     import trio
 
-    from engine import Engine
-
 DEFAULT_DATA_DIR = ".aisfs-data"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 

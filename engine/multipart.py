@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
 
 from .bprops import ACCESS_GET, ACCESS_PUT
 from .checksum import new_hasher
-from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, IncompleteBody, NotFound
+from .errors import AisError, BadRequest, EntityTooLarge, NotFound
 from .meta import ObjectMeta
 from .index import register_schema
 from .names import check_key, prefix_upper_bound
@@ -142,17 +142,7 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
     verify = {t: v.lower() for t, v in (verify or {}).items()}
     wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *verify, *([checksum_algo] if checksum_algo else [])})
     try:
-        async for chunk in body:
-            await wf.write(chunk)
-            if wf.size > MAX_PART or (size is not None and wf.size > size):
-                raise (IncompleteBody if size is not None else EntityTooLarge)("part body longer than declared")
-        if size is not None and wf.size != size:
-            raise IncompleteBody(f"request body ended after {wf.size} of {size} bytes")
-        await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
-        for t, want in verify.items():
-            got = wf.hasher.hexdigest(t)
-            if got != want:
-                raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
+        await wf.receive(body, size=size, limit=MAX_PART, verify=verify, fsync=eng.config.doc["write_policy"]["fsync"])
         if checksum_algo and not checksum:
             checksum = base64.b64encode(bytes.fromhex(wf.hasher.hexdigest(checksum_algo))).decode()
         return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)

@@ -12,7 +12,7 @@ import trio
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
-from .errors import (BadDigest, BadRequest, Conflict, KeyTooLong, EntityTooLarge, IncompleteBody, ObjectCorrupted, ObjectNotFound,
+from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, ObjectCorrupted, ObjectNotFound,
                      OutOfSpace)
 from .index import row_to_meta
 from .jobs import Job
@@ -115,18 +115,8 @@ class ObjectOps:
         mp = self.mountpaths.place(bid, key)
         wf = WorkFile(mp, {ctype, *verify})
         try:
-            async for chunk in _chunks(body):
-                await wf.write(chunk)
-                if wf.size > MAX_OBJECT_SIZE or (size is not None and wf.size > size):
-                    raise (IncompleteBody if size is not None else EntityTooLarge)(
-                        f"request body is longer than its declared size {size}")
-            if size is not None and wf.size != size:
-                raise IncompleteBody(f"request body ended after {wf.size} of {size} bytes")
-            await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
-            for t, want in verify.items():
-                got = wf.hasher.hexdigest(t)
-                if got != want:
-                    raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
+            await wf.receive(_chunks(body), size=size, limit=MAX_OBJECT_SIZE, verify=verify,
+                             fsync=self.config.doc["write_policy"]["fsync"])
             return self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
                                 headers=headers or {}, etag=etag)
         except BaseException:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable
+from typing import AsyncIterable, Callable
 
 import trio
 
 from .checksum import MultiHasher
-from .errors import OutOfSpace
+from .errors import BadDigest, EntityTooLarge, IncompleteBody, OutOfSpace
 from .mountpath import Mountpath
 
 BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
@@ -58,6 +58,24 @@ class WorkFile:
         if len(self._buf) >= BATCH:
             buf, self._buf = self._buf, bytearray()
             await trio.to_thread.run_sync(self._write_sync, buf)
+
+    async def receive(self, body: AsyncIterable[bytes], *, size: int | None, limit: int, fsync: bool,
+                      verify: dict[str, str]) -> None:
+        """Take a whole request body and finish the file; refuse a body longer than declared (or than
+        `limit`), shorter than declared, or without the checksums (type -> hex) its client claimed."""
+        async for chunk in body:
+            await self.write(chunk)
+            if size is not None and self.size > size:
+                raise IncompleteBody(f"request body is longer than its declared size {size}")
+            if self.size > limit:
+                raise EntityTooLarge(f"request body exceeds the {limit}-byte limit")
+        if size is not None and self.size != size:
+            raise IncompleteBody(f"request body ended after {self.size} of {size} bytes")
+        await self.finish(fsync=fsync)
+        for t, want in verify.items():
+            got = self.hasher.hexdigest(t)
+            if got != want:
+                raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
 
     async def copy_from(self, fd: int, offset: int, length: int) -> None:
         """Fill from another file (object copy), hashing on the way, in one worker thread."""
