@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import boto3
 import httpx
+import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -65,3 +66,8 @@ def iter_keys(s3: Any, bucket: str, **kw: Any) -> Iterator[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, **kw):
         for o in page.get("Contents", []):
             yield o["Key"]
+
+
+def error_code(e: "pytest.ExceptionInfo[Any]") -> str:
+    """The S3 error code a boto3 ClientError carries."""
+    return e.value.response["Error"]["Code"]

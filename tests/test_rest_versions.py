@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
 from restkit import act, create_bucket, ourl, set_props

@@ -4,35 +4,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from s3kit import client, iter_keys, keyed_server, random_bytes
+from s3kit import client, error_code, iter_keys, random_bytes
 from support import Server
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = keyed_server(tmp_path_factory.mktemp("s3") / "data")
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(srv: Server) -> Any:
-    return client(f"{srv.url}/s3")
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
-
-
-def test_buckets_lifecycle(s3: Any, srv: Server) -> None:
+def test_buckets_lifecycle(s3: Any, s3_srv: Server) -> None:
     s3.create_bucket(Bucket="life")
     assert "life" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     head = s3.head_bucket(Bucket="life")
@@ -40,11 +22,11 @@ def test_buckets_lifecycle(s3: Any, srv: Server) -> None:
     assert s3.get_bucket_location(Bucket="life").get("LocationConstraint") in (None, "")
     with pytest.raises(ClientError) as e:
         s3.create_bucket(Bucket="life")
-    assert code(e) == "BucketAlreadyOwnedByYou"
+    assert error_code(e) == "BucketAlreadyOwnedByYou"
     s3.put_object(Bucket="life", Key="x", Body=b"1")
     with pytest.raises(ClientError) as e:
         s3.delete_bucket(Bucket="life")
-    assert code(e) == "BucketNotEmpty"
+    assert error_code(e) == "BucketNotEmpty"
     s3.delete_object(Bucket="life", Key="x")
     s3.delete_bucket(Bucket="life")
     with pytest.raises(ClientError) as e:
@@ -52,17 +34,17 @@ def test_buckets_lifecycle(s3: Any, srv: Server) -> None:
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     with pytest.raises(ClientError) as e:
         s3.list_objects_v2(Bucket="life")
-    assert code(e) == "NoSuchBucket"
+    assert error_code(e) == "NoSuchBucket"
     with pytest.raises(ClientError) as e:
         s3.create_bucket(Bucket="Bad_Name")
-    assert code(e) == "InvalidBucketName"
+    assert error_code(e) == "InvalidBucketName"
     # LocationConstraint is accepted; buckets made through S3 keep MD5s (config s3.default_checksum)
     s3.create_bucket(Bucket="located", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    props = httpx.head(f"{srv.url}/v1/buckets/located").headers["ais-bucket-props"]
+    props = httpx.head(f"{s3_srv.url}/v1/buckets/located").headers["ais-bucket-props"]
     assert '"type": "md5"' in props
 
 
-def test_put_get_head_delete(s3: Any, srv: Server) -> None:
+def test_put_get_head_delete(s3: Any, s3_srv: Server) -> None:
     s3.create_bucket(Bucket="objs")
     data = random_bytes(300_000)
     key = "dir/ünïcode key+with%chars.bin"
@@ -80,7 +62,7 @@ def test_put_get_head_delete(s3: Any, srv: Server) -> None:
     h = s3.head_object(Bucket="objs", Key=key)
     assert h["ContentLength"] == len(data) and h["LastModified"].tzinfo is not None
     # the same object through /v1: same bytes and checksum
-    v1 = httpx.get(f"{srv.url}/v1/objects/objs/{httpx.URL('/' + key).raw_path.decode()[1:]}")
+    v1 = httpx.get(f"{s3_srv.url}/v1/objects/objs/{httpx.URL('/' + key).raw_path.decode()[1:]}")
     assert v1.status_code == 200 and v1.content == data
     assert v1.headers["ais-checksum-type"] == "md5" and v1.headers["ais-checksum-value"] == md5
     # ranges, overrides, partNumber of a plain object
@@ -91,7 +73,7 @@ def test_put_get_head_delete(s3: Any, srv: Server) -> None:
     assert s3.get_object(Bucket="objs", Key=key, PartNumber=1)["ContentLength"] == len(data)
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="objs", Key=key, Range=f"bytes={len(data)}-")
-    assert code(e) == "InvalidRange"
+    assert error_code(e) == "InvalidRange"
     assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["content-range"] == f"bytes */{len(data)}"
     # checksums: boto3 sent CRC32 and gets it back when it asks
     h = s3.head_object(Bucket="objs", Key=key, ChecksumMode="ENABLED")
@@ -101,13 +83,13 @@ def test_put_get_head_delete(s3: Any, srv: Server) -> None:
     assert s3.delete_object(Bucket="objs", Key=key)["ResponseMetadata"]["HTTPStatusCode"] == 204
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="objs", Key=key)
-    assert code(e) == "NoSuchKey"
+    assert error_code(e) == "NoSuchKey"
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="nobucket", Key="k", Body=b"")
-    assert code(e) == "NoSuchBucket"
+    assert error_code(e) == "NoSuchBucket"
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="objs", Key="k" * 1025, Body=b"")
-    assert code(e) == "KeyTooLongError"
+    assert error_code(e) == "KeyTooLongError"
 
 
 def test_conditional_get(s3: Any) -> None:
@@ -179,15 +161,15 @@ def test_delete_objects_and_copy(s3: Any) -> None:
     assert g["Metadata"] == {"new": "yes"} and g["ContentType"] == "text/y"
     with pytest.raises(ClientError) as e:
         s3.copy_object(Bucket="cp1", Key="k3", CopySource="cp1/k3")
-    assert code(e) == "InvalidRequest"
+    assert error_code(e) == "InvalidRequest"
     etag = s3.head_object(Bucket="cp1", Key="k3")["ETag"]
     with pytest.raises(ClientError) as e:
         s3.copy_object(Bucket="cp2", Key="c5", CopySource="cp1/k3", CopySourceIfNoneMatch=etag)
-    assert code(e) == "PreconditionFailed"
+    assert error_code(e) == "PreconditionFailed"
     s3.copy_object(Bucket="cp2", Key="c5", CopySource="cp1/k3", CopySourceIfMatch=etag)
     with pytest.raises(ClientError) as e:
         s3.copy_object(Bucket="cp2", Key="c6", CopySource="cp1/absent")
-    assert code(e) == "NoSuchKey"
+    assert error_code(e) == "NoSuchKey"
 
 
 def test_transfer_manager_multipart_and_unsupported(s3: Any) -> None:
@@ -204,30 +186,30 @@ def test_transfer_manager_multipart_and_unsupported(s3: Any) -> None:
                  lambda: s3.get_bucket_cors(Bucket="big"), lambda: s3.get_object_tagging(Bucket="big", Key="obj")):
         with pytest.raises(ClientError) as e:
             call()
-        assert code(e) == "NotImplemented" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert error_code(e) == "NotImplemented" and e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert s3.get_bucket_acl(Bucket="big")["Grants"][0]["Permission"] == "FULL_CONTROL"
 
 
-def test_served_at_root_too(srv: Server) -> None:
-    root = client(srv.url)
+def test_served_at_root_too(s3_srv: Server) -> None:
+    root = client(s3_srv.url)
     root.create_bucket(Bucket="rooted")
     root.put_object(Bucket="rooted", Key="k", Body=b"root")
-    assert client(f"{srv.url}/s3").get_object(Bucket="rooted", Key="k")["Body"].read() == b"root"
+    assert client(f"{s3_srv.url}/s3").get_object(Bucket="rooted", Key="k")["Body"].read() == b"root"
 
 
-def test_objects_written_through_v1(s3: Any, srv: Server) -> None:
+def test_objects_written_through_v1(s3: Any, s3_srv: Server) -> None:
     """A bucket made through /v1 keeps the engine's default checksum: S3 serves it with a non-MD5 ETag."""
-    assert httpx.post(f"{srv.url}/v1/buckets/native", json={"action": "create-bck"}).status_code == 200
-    assert httpx.put(f"{srv.url}/v1/objects/native/a/b", content=b"native bytes").status_code == 200
+    assert httpx.post(f"{s3_srv.url}/v1/buckets/native", json={"action": "create-bck"}).status_code == 200
+    assert httpx.put(f"{s3_srv.url}/v1/objects/native/a/b", content=b"native bytes").status_code == 200
     g = s3.get_object(Bucket="native", Key="a/b")
     assert g["Body"].read() == b"native bytes"
     etag = g["ETag"].strip('"')
     assert len(etag) != 32 and etag == s3.list_objects_v2(Bucket="native")["Contents"][0]["ETag"].strip('"')
     # metadata whose name no HTTP header can carry is counted, as S3 does, not sent
-    r = httpx.put(f"{srv.url}/v1/objects/native/odd-meta", content=b"m", headers={"ais-custom-md": "ok=1,bad name=2"})
+    r = httpx.put(f"{s3_srv.url}/v1/objects/native/odd-meta", content=b"m", headers={"ais-custom-md": "ok=1,bad name=2"})
     assert r.status_code == 200
     h = s3.head_object(Bucket="native", Key="odd-meta")
     assert h["Metadata"] == {"ok": "1"} and h["MissingMeta"] == 1
     s3.put_object(Bucket="native", Key="from-s3", Body=b"s3 bytes")
-    v1 = httpx.get(f"{srv.url}/v1/objects/native/from-s3")
+    v1 = httpx.get(f"{s3_srv.url}/v1/objects/native/from-s3")
     assert v1.content == b"s3 bytes" and v1.headers["etag"] == s3.head_object(Bucket="native", Key="from-s3")["ETag"]

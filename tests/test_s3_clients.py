@@ -7,25 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from s3kit import ACCESS, SECRET, client, keyed_server, random_bytes
+from s3kit import ACCESS, SECRET, client, random_bytes
 from support import Server
 
 BIN = Path(sys.executable).parent
 MiB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = keyed_server(tmp_path_factory.mktemp("cli") / "data")
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> str:
@@ -36,7 +27,7 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> str:
 
 # awscli ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def aws(srv: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def aws(s3_srv: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("awshome")
     cfg = home / "config"
     cfg.write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
@@ -44,11 +35,11 @@ def aws(srv: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
            "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "HOME": str(home)}
 
     def aws(*args: str) -> str:
-        return run([str(BIN / "aws"), "--endpoint-url", f"{srv.url}/s3", *args], env, timeout=300)
+        return run([str(BIN / "aws"), "--endpoint-url", f"{s3_srv.url}/s3", *args], env, timeout=300)
     return aws
 
 
-def test_awscli_s3_commands(aws: Any, srv: Server, tmp_path: Path) -> None:
+def test_awscli_s3_commands(aws: Any, s3_srv: Server, tmp_path: Path) -> None:
     aws("s3", "mb", "s3://awsb")
     assert "awsb" in aws("s3", "ls")
     src = tmp_path / "src"
@@ -74,7 +65,7 @@ def test_awscli_s3_commands(aws: Any, srv: Server, tmp_path: Path) -> None:
     big.unlink()
     # server-side copy of a large object (UploadPartCopy) and presign (SigV2)
     aws("s3", "cp", "s3://awsb/big", "s3://awsb/big-copy")
-    assert client(f"{srv.url}/s3").head_object(Bucket="awsb", Key="big-copy")["ContentLength"] == 100 * MiB
+    assert client(f"{s3_srv.url}/s3").head_object(Bucket="awsb", Key="big-copy")["ContentLength"] == 100 * MiB
     url = aws("s3", "presign", "s3://awsb/tree/a.txt", "--expires-in", "60").strip()
     assert httpx.get(url).content == b"alpha"
     aws("s3", "rm", "--recursive", "s3://awsb/")
@@ -111,9 +102,9 @@ def test_awscli_s3api_versions_and_multipart(aws: Any, tmp_path: Path) -> None:
 
 
 # s3cmd -----------------------------------------------------------------------------------------
-def test_s3cmd(srv: Server, tmp_path: Path) -> None:
+def test_s3cmd(s3_srv: Server, tmp_path: Path) -> None:
     cfg = tmp_path / "s3cfg"
-    host = f"127.0.0.1:{srv.port}"
+    host = f"127.0.0.1:{s3_srv.port}"
     cfg.write_text(f"[default]\naccess_key = {ACCESS}\nsecret_key = {SECRET}\nhost_base = {host}\n"
                    f"host_bucket = {host}\nuse_https = False\nbucket_location = us-east-1\nsignature_v2 = False\n")
 
@@ -137,13 +128,13 @@ def test_s3cmd(srv: Server, tmp_path: Path) -> None:
 
 
 # minio-py ------------------------------------------------------------------------------------------
-def test_minio(srv: Server) -> None:
+def test_minio(s3_srv: Server) -> None:
     import io
 
     from minio import Minio
     from minio.commonconfig import CopySource
     from minio.deleteobjects import DeleteObject
-    m = Minio(f"127.0.0.1:{srv.port}", access_key=ACCESS, secret_key=SECRET, secure=False, region="us-east-1")
+    m = Minio(f"127.0.0.1:{s3_srv.port}", access_key=ACCESS, secret_key=SECRET, secure=False, region="us-east-1")
     m.make_bucket("miniob")
     assert m.bucket_exists("miniob")
     data = random_bytes(12 * MiB)
@@ -162,9 +153,9 @@ def test_minio(srv: Server) -> None:
 
 
 # fsspec s3fs ----------------------------------------------------------------------------------------
-def test_s3fs(srv: Server) -> None:
+def test_s3fs(s3_srv: Server) -> None:
     import s3fs
-    fs = s3fs.S3FileSystem(key=ACCESS, secret=SECRET, client_kwargs={"endpoint_url": f"{srv.url}/s3"},
+    fs = s3fs.S3FileSystem(key=ACCESS, secret=SECRET, client_kwargs={"endpoint_url": f"{s3_srv.url}/s3"},
                            config_kwargs={"s3": {"addressing_style": "path"}}, skip_instance_cache=True)
     fs.mkdir("fsb")
     data = random_bytes(7 * MiB)
@@ -182,9 +173,9 @@ def test_s3fs(srv: Server) -> None:
 
 
 # rclone ------------------------------------------------------------------------------------------------
-def test_rclone(srv: Server, tmp_path: Path) -> None:
+def test_rclone(s3_srv: Server, tmp_path: Path) -> None:
     conf = tmp_path / "rclone.conf"
-    conf.write_text(f"[ais]\ntype = s3\nprovider = Other\nendpoint = {srv.url}/s3\nforce_path_style = true\n"
+    conf.write_text(f"[ais]\ntype = s3\nprovider = Other\nendpoint = {s3_srv.url}/s3\nforce_path_style = true\n"
                     f"region = us-east-1\naccess_key_id = {ACCESS}\nsecret_access_key = {SECRET}\n")
     env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
 

@@ -2,43 +2,30 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from s3kit import client, keyed_server, random_bytes
+from s3kit import error_code, random_bytes
 from support import Server
 
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = keyed_server(tmp_path_factory.mktemp("mpu") / "data")
-    try:
-        yield s
-    finally:
-        s.stop()
+def s3(s3: Any) -> Any:
+    """The shared client, with this module's bucket."""
+    s3.create_bucket(Bucket="mpu")
+    return s3
 
 
-@pytest.fixture(scope="module")
-def s3(srv: Server) -> Any:
-    c = client(f"{srv.url}/s3")
-    c.create_bucket(Bucket="mpu")
-    return c
+def data_files(s3_srv: Server) -> int:
+    return sum(1 for p in (s3_srv.data_dir / "mpath" / "%ob").rglob("*") if p.is_file())
 
 
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
-
-
-def data_files(srv: Server) -> int:
-    return sum(1 for p in (srv.data_dir / "mpath" / "%ob").rglob("*") if p.is_file())
-
-
-def test_upload_complete_and_read_parts(s3: Any, srv: Server) -> None:
+def test_upload_complete_and_read_parts(s3: Any, s3_srv: Server) -> None:
     parts_data = [random_bytes(5 * MiB), random_bytes(5 * MiB), random_bytes(1234)]
     up = s3.create_multipart_upload(Bucket="mpu", Key="obj", ContentType="video/x", Metadata={"m": "1"},
                                     ChecksumAlgorithm="CRC32")
@@ -64,7 +51,7 @@ def test_upload_complete_and_read_parts(s3: Any, srv: Server) -> None:
                       ([etags[0], {"PartNumber": 9, "ETag": etags[1]["ETag"]}], "InvalidPart")):
         with pytest.raises(ClientError) as e:
             s3.complete_multipart_upload(Bucket="mpu", Key="obj", UploadId=uid, MultipartUpload={"Parts": bad})
-        assert code(e) == want
+        assert error_code(e) == want
     r = s3.complete_multipart_upload(Bucket="mpu", Key="obj", UploadId=uid, MultipartUpload={"Parts": etags})
     md5s = b"".join(hashlib.md5(d).digest() for d in parts_data)
     assert r["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
@@ -76,32 +63,32 @@ def test_upload_complete_and_read_parts(s3: Any, srv: Server) -> None:
     assert p2["Body"].read() == parts_data[1] and p2["PartsCount"] == 3
     assert p2["ContentRange"] == f"bytes {5 * MiB}-{10 * MiB - 1}/{len(whole)}"
     # the same object through /v1, and the upload is gone
-    v1 = httpx.get(f"{srv.url}/v1/objects/mpu/obj")
+    v1 = httpx.get(f"{s3_srv.url}/v1/objects/mpu/obj")
     assert v1.content == whole and v1.headers["ais-checksum-value"] == hashlib.md5(whole).hexdigest()
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpu")
     with pytest.raises(ClientError) as e:
         s3.list_parts(Bucket="mpu", Key="obj", UploadId=uid)
-    assert code(e) == "NoSuchUpload"
+    assert error_code(e) == "NoSuchUpload"
 
 
-def test_entity_too_small_and_abort_cleans_up(s3: Any, srv: Server) -> None:
-    before = data_files(srv)
+def test_entity_too_small_and_abort_cleans_up(s3: Any, s3_srv: Server) -> None:
+    before = data_files(s3_srv)
     uid = s3.create_multipart_upload(Bucket="mpu", Key="small")["UploadId"]
     e1 = s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=1, Body=b"a" * 100)["ETag"]
     e2 = s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=2, Body=b"b" * 100)["ETag"]
     with pytest.raises(ClientError) as e:
         s3.complete_multipart_upload(Bucket="mpu", Key="small", UploadId=uid, MultipartUpload={
             "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
-    assert code(e) == "EntityTooSmall"
-    assert data_files(srv) == before + 2
+    assert error_code(e) == "EntityTooSmall"
+    assert data_files(s3_srv) == before + 2
     s3.abort_multipart_upload(Bucket="mpu", Key="small", UploadId=uid)
-    assert data_files(srv) == before
+    assert data_files(s3_srv) == before
     with pytest.raises(ClientError) as e:
         s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=3, Body=b"c")
-    assert code(e) == "NoSuchUpload"
+    assert error_code(e) == "NoSuchUpload"
     with pytest.raises(ClientError) as e:
         s3.abort_multipart_upload(Bucket="mpu", Key="small", UploadId=uid)
-    assert code(e) == "NoSuchUpload"
+    assert error_code(e) == "NoSuchUpload"
     # a single small part is a valid upload
     uid = s3.create_multipart_upload(Bucket="mpu", Key="one")["UploadId"]
     e1 = s3.upload_part(Bucket="mpu", Key="one", UploadId=uid, PartNumber=1, Body=b"only")["ETag"]
@@ -122,7 +109,7 @@ def test_upload_part_copy_and_listing_uploads(s3: Any) -> None:
     with pytest.raises(ClientError) as e:
         s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=uid, PartNumber=3, CopySource="mpu/src",
                             CopySourceRange=f"bytes=0-{6 * MiB}")
-    assert code(e) == "InvalidRange"
+    assert error_code(e) == "InvalidRange"
     s3.complete_multipart_upload(Bucket="mpu", Key="copied", UploadId=uid, MultipartUpload={"Parts": [
         {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]})
     assert s3.get_object(Bucket="mpu", Key="copied")["Body"].read() == src
@@ -140,26 +127,26 @@ def test_upload_part_copy_and_listing_uploads(s3: Any) -> None:
     s3.delete_bucket(Bucket="mpgone")
 
 
-def test_destroying_a_bucket_through_v1_drops_its_uploads_and_versions(s3: Any, srv: Server) -> None:
+def test_destroying_a_bucket_through_v1_drops_its_uploads_and_versions(s3: Any, s3_srv: Server) -> None:
     s3.create_bucket(Bucket="mpdestroy")
     s3.put_bucket_versioning(Bucket="mpdestroy", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="mpdestroy", Key="k", Body=b"old")
     s3.put_object(Bucket="mpdestroy", Key="k", Body=b"new")
     uid = s3.create_multipart_upload(Bucket="mpdestroy", Key="u")["UploadId"]
     s3.upload_part(Bucket="mpdestroy", Key="u", UploadId=uid, PartNumber=1, Body=b"p")
-    before = data_files(srv)
-    assert httpx.delete(f"{srv.url}/v1/buckets/mpdestroy").status_code == 200
-    assert data_files(srv) == before - 3
+    before = data_files(s3_srv)
+    assert httpx.delete(f"{s3_srv.url}/v1/buckets/mpdestroy").status_code == 200
+    assert data_files(s3_srv) == before - 3
     s3.create_bucket(Bucket="mpdestroy")
     assert "Versions" not in s3.list_object_versions(Bucket="mpdestroy")
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpdestroy")
 
 
-def test_unfinished_upload_survives_a_restart(s3: Any, srv: Server) -> None:
+def test_unfinished_upload_survives_a_restart(s3: Any, s3_srv: Server) -> None:
     uid = s3.create_multipart_upload(Bucket="mpu", Key="across-restart")["UploadId"]
     first = random_bytes(5 * MiB)
     e1 = s3.upload_part(Bucket="mpu", Key="across-restart", UploadId=uid, PartNumber=1, Body=first)["ETag"]
-    srv.restart()
+    s3_srv.restart()
     e2 = s3.upload_part(Bucket="mpu", Key="across-restart", UploadId=uid, PartNumber=2, Body=b"after")["ETag"]
     s3.complete_multipart_upload(Bucket="mpu", Key="across-restart", UploadId=uid, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})

@@ -1,28 +1,13 @@
 """S3 versioning beyond AIStore: older versions stay readable, delete markers, Suspended and `null`."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from s3kit import client, keyed_server
 from support import Server
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = keyed_server(tmp_path_factory.mktemp("ver") / "data")
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(srv: Server) -> Any:
-    return client(f"{srv.url}/s3")
 
 
 def versions_of(s3: Any, bucket: str, key: str) -> list[tuple[str, bool, bool]]:
@@ -34,7 +19,7 @@ def versions_of(s3: Any, bucket: str, key: str) -> list[tuple[str, bool, bool]]:
     return [t[:3] for t in out]
 
 
-def test_enabled_keeps_every_version(s3: Any, srv: Server) -> None:
+def test_enabled_keeps_every_version(s3: Any, s3_srv: Server) -> None:
     s3.create_bucket(Bucket="ver")
     assert "Status" not in s3.get_bucket_versioning(Bucket="ver")
     s3.put_object(Bucket="ver", Key="k", Body=b"before")        # the null version, from before versioning
@@ -51,7 +36,7 @@ def test_enabled_keeps_every_version(s3: Any, srv: Server) -> None:
     vs = versions_of(s3, "ver", "k")
     assert [v[0] for v in vs] == [v2, v1, "null"] and [v[1] for v in vs] == [True, False, False]
     # the engine and /v1 show the same current version
-    v1r = httpx.get(f"{srv.url}/v1/objects/ver/k")
+    v1r = httpx.get(f"{s3_srv.url}/v1/objects/ver/k")
     assert v1r.content == b"two"
     # delete adds a marker; older versions stay readable
     d = s3.delete_object(Bucket="ver", Key="k")
