@@ -32,7 +32,8 @@ KNOWN_PROPS = frozenset(DEFAULT_PROPS + ("custom", "etag", "last-modified", "cac
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
-    return Response(status, [("content-type", "application/json")], json.dumps(doc, ensure_ascii=False).encode())
+    return Response(status, [("content-type", "application/json")],
+                    json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def text_response(text: str) -> Response:
