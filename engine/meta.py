@@ -67,39 +67,35 @@ class ListEntry:
             self._decode = None
         return self._meta
 
-    def _field(self, i: int, attr: str) -> object:
-        if self._row is not None:
-            return self._row[self._ix[i]]
-        m = self.meta
-        return getattr(m, attr) if m is not None else None
-
     @property
     def size(self) -> int:
-        return self._field(0, "size") or 0  # type: ignore[return-value]
+        r = self._row
+        return r[self._ix[0]] if r is not None else (self.meta.size if self.meta else 0)
 
     @property
     def cksum_value(self) -> str:
-        if self._row is not None:
-            return self._row[self._ix[1]]
-        return self.meta.cksum.value if self.meta else ""
+        r = self._row
+        return r[self._ix[1]] if r is not None else (self.meta.cksum.value if self.meta else "")
 
     @property
     def version(self) -> str:
-        return self._field(2, "version") or ""  # type: ignore[return-value]
+        r = self._row
+        return r[self._ix[2]] if r is not None else (self.meta.version if self.meta else "")
 
     @property
     def atime_ns(self) -> int:
-        if self._row is not None:
-            return max(self._row[self._ix[3]], self._atime)
-        return self.meta.atime_ns if self.meta else 0
+        r = self._row
+        return max(r[self._ix[3]], self._atime) if r is not None else (self.meta.atime_ns if self.meta else 0)
 
     @property
     def mtime_ns(self) -> int:
-        return self._field(4, "mtime_ns") or 0  # type: ignore[return-value]
+        r = self._row
+        return r[self._ix[4]] if r is not None else (self.meta.mtime_ns if self.meta else 0)
 
     @property
     def etag(self) -> str:
-        return self._field(5, "etag") or ""  # type: ignore[return-value]
+        r = self._row
+        return r[self._ix[5]] if r is not None else (self.meta.etag if self.meta else "")
 
     def __repr__(self) -> str:
         return f"ListEntry({self.name!r}, is_dir={self.is_dir})"

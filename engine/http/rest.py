@@ -8,13 +8,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import versions
 from ..errors import AisError, BadRequest, MalformedRequest, NotFound, ObjectNotFound, RangeNotSatisfiable
 from ..listing import MAX_PAGE
-from ..meta import ObjectMeta
+from ..meta import ListEntry, ObjectMeta
 from ..names import check_key
 from ..ranges import parse_range
 from .server import FileBody, Request, Response, http_date
@@ -89,6 +90,18 @@ def parse_custom_md(value: str) -> dict[str, str]:
             raise BadRequest(f"Ais-Custom-Md: expected k=v pairs, got {part!r}")
         out[k.strip()] = v.strip()
     return out
+
+
+# List props -> (entry key, how to read it from a ListEntry); built once, used per listed object.
+LIST_FIELDS: dict[str, tuple[str, Callable[[ListEntry], Any]]] = {
+    "size": ("size", operator.attrgetter("size")),
+    "checksum": ("checksum", operator.attrgetter("cksum_value")),
+    "version": ("version", operator.attrgetter("version")),
+    "atime": ("atime", lambda e: rfc3339(e.atime_ns)),
+    "custom": ("custom-md", lambda e: e.meta.custom if e.meta else {}),
+    "etag": ("etag", operator.attrgetter("etag")),
+    "last-modified": ("last-modified", lambda e: rfc3339(e.mtime_ns)),
+}
 
 
 class RestFace:
@@ -216,28 +229,15 @@ class RestFace:
             bucket, prefix=str(msg.get("prefix") or ""), start_after=str(msg.get("start_after") or ""),
             token=str(msg.get("continuation_token") or ""), page_size=page,
             delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only, full="custom" in props)
-        want = set(props)
+        getters = [] if names_only else [(LIST_FIELDS[p][0], LIST_FIELDS[p][1]) for p in props if p in LIST_FIELDS]
         entries = []
         for e in res.entries:
             if e.is_dir:
                 entries.append({"name": e.name, "flags": ENTRY_IS_DIR})
                 continue
             ent: dict[str, Any] = {"name": e.name}
-            if not names_only:
-                if "size" in want:
-                    ent["size"] = e.size
-                if "checksum" in want:
-                    ent["checksum"] = e.cksum_value
-                if "version" in want:
-                    ent["version"] = e.version
-                if "atime" in want:
-                    ent["atime"] = rfc3339(e.atime_ns)
-                if "custom" in want:
-                    ent["custom-md"] = e.meta.custom if e.meta else {}
-                if "etag" in want:
-                    ent["etag"] = e.etag
-                if "last-modified" in want:
-                    ent["last-modified"] = rfc3339(e.mtime_ns)
+            for key, get in getters:
+                ent[key] = get(e)
             ent["flags"] = 0
             entries.append(ent)
         return {"uuid": "", "continuation_token": res.token, "entries": entries, "flags": 0}
