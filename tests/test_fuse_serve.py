@@ -14,21 +14,26 @@ from fuse_support import Mount, cleanup, is_mounted
 from support import free_port
 
 
+def wait_healthy(c: httpx.Client, timeout: float = 10.0) -> None:
+    """The mount's --serve endpoint answers (it listens before the mount reports ready; this bounds it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if c.get("/v1/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def test_mount_and_rest_see_each_other(tmp_path: Path) -> None:
     port = free_port()
     m = Mount(tmp_path, "shared", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "0.5")
     try:
         m.start()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    if c.get("/v1/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                time.sleep(0.05)
+            wait_healthy(c)
             # closed in the mount -> readable over REST at once, same checksum and version
             data = os.urandom(300_000)
             m.path("from-mount").write_bytes(data)
@@ -63,16 +68,9 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
     m = Mount(tmp_path, "s3b", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "0.5")
     try:
         m.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            wait_healthy(c)
         s3 = s3kit.client(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                s3.list_buckets()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         m.path("photos").mkdir()
         data = os.urandom(70_000)
         m.path("photos", "cat.jpg").write_bytes(data)
@@ -99,15 +97,7 @@ def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:
     try:
         m.start()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    if c.get("/v1/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                time.sleep(0.05)
+            wait_healthy(c)
             for i in range(3):
                 assert c.put(f"/v1/objects/ml/train/s{i}", content=b"x" * i).status_code == 200
             assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]
