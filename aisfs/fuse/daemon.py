@@ -93,10 +93,25 @@ def _mount_options(cfg: MountConfig) -> set[str]:
     return opts
 
 
+def _mount_device(mountpoint: Path) -> str | None:
+    """`major:minor` of the newest mount at `mountpoint`, from mountinfo. Never stat our own mount from
+    a worker thread: that is a FUSE request, and if the daemon dies meanwhile the thread waits forever."""
+    target, dev = os.path.abspath(mountpoint), None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4].encode().decode("unicode_escape") == target:
+                dev = fields[2]
+    return dev
+
+
 def _set_readahead(mountpoint: Path, kb: int) -> None:
     """Few, large kernel read requests are what make a Python FUSE daemon fast (see ARCHITECTURE)."""
-    dev = os.stat(mountpoint).st_dev
-    path = f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb"
+    dev = _mount_device(mountpoint)
+    if dev is None:
+        log.info("could not raise readahead: %s is not in mountinfo", mountpoint)
+        return
+    path = f"/sys/class/bdi/{dev}/read_ahead_kb"
     try:
         with open(path, "w") as f:
             f.write(str(kb))
