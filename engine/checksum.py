@@ -100,6 +100,3 @@ class MultiHasher:
 
     def hexdigest(self, cksum_type: str) -> str:
         return self.hashers[cksum_type].hexdigest() if cksum_type in self.hashers else ""
-
-    def get(self, cksum_type: str) -> Hasher | None:
-        return self.hashers.get(cksum_type)

@@ -206,7 +206,7 @@ class Engine(ObjectOps, ListingOps):
 
         async def work(job: Job) -> None:
             bid = self.bucket_props(src)["bid"]
-            for row in self._iter_rows_async_safe(bid, prefix):
+            for row in self.index.iter_prefix(bid, prefix):  # batched: a fresh snapshot per batch
                 if dry_run:
                     job.objs += 1
                     job.bytes += row[3]
@@ -220,10 +220,6 @@ class Engine(ObjectOps, ListingOps):
                 await trio.lowlevel.checkpoint()
 
         return self.jobs.start(job, work)
-
-    def _iter_rows_async_safe(self, bid: str, prefix: str):  # type: ignore[no-untyped-def]
-        """Rows under `prefix` in batches (a snapshot per batch, safe while the job yields)."""
-        return self.index.iter_prefix(bid, prefix)
 
     # daemon -------------------------------------------------------------------------------------
     def capacity(self) -> list[dict[str, object]]:

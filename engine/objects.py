@@ -36,16 +36,6 @@ class ObjectReader:
     def pread(self, size: int, offset: int) -> bytes:
         return os.pread(self.fd, size, offset)
 
-    async def chunks(self, offset: int = 0, length: int | None = None, chunk: int = 1 << 20) -> AsyncIterable[bytes]:
-        end = self.meta.size if length is None else min(self.meta.size, offset + length)
-        pos = offset
-        while pos < end:
-            data = await trio.to_thread.run_sync(os.pread, self.fd, min(chunk, end - pos), pos)
-            if not data:
-                return
-            pos += len(data)
-            yield data
-
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
