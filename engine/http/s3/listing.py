@@ -49,6 +49,14 @@ def _contents(m: ListEntry, e, owner: bool) -> str:  # type: ignore[no-untyped-d
             f"{el('StorageClass', 'STANDARD')}{OWNER if owner else ''}</Contents>")
 
 
+def _listing_flags(delim: str, url_encoded: bool, truncated: bool, e) -> list[str]:  # type: ignore[no-untyped-def]
+    """Delimiter, EncodingType and IsTruncated, in S3's order, shared by every listing answer."""
+    out = [el("Delimiter", e(delim))] if delim else []
+    if url_encoded:
+        out.append(el("EncodingType", "url"))
+    return out + [el("IsTruncated", "true" if truncated else "false")]
+
+
 def encode_token(name: str) -> str:
     return base64.urlsafe_b64encode(name.encode("utf-8", "surrogatepass")).decode()
 
@@ -83,11 +91,7 @@ async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
         eng.bucket_props(ctx.bucket)
     owner = not v2 or q.get("fetch-owner") == "true"
     parts = [el("Name", ctx.bucket), el("Prefix", e(prefix)), el("MaxKeys", max_keys)]
-    if delim:
-        parts.append(el("Delimiter", e(delim)))
-    if q.get("encoding-type"):
-        parts.append(el("EncodingType", "url"))
-    parts.append(el("IsTruncated", "true" if truncated else "false"))
+    parts += _listing_flags(delim, bool(q.get("encoding-type")), truncated, e)
     if v2:
         parts.append(el("KeyCount", len(entries)))
         if token_in:
@@ -119,11 +123,7 @@ async def list_versions(eng: "Engine", ctx: Ctx) -> Response:
         delimiter=delim) if max_keys else ([], False, "", "")
     parts = [el("Name", ctx.bucket), el("Prefix", e(prefix)), el("KeyMarker", e(key_marker)),
              el("VersionIdMarker", vid_marker), el("MaxKeys", max_keys)]
-    if delim:
-        parts.append(el("Delimiter", e(delim)))
-    if q.get("encoding-type"):
-        parts.append(el("EncodingType", "url"))
-    parts.append(el("IsTruncated", "true" if truncated else "false"))
+    parts += _listing_flags(delim, bool(q.get("encoding-type")), truncated, e)
     if truncated:
         parts.append(el("NextKeyMarker", e(next_key)))
         if next_vid:
