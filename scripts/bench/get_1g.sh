@@ -13,15 +13,7 @@ start_server "$WORK/data"
 create_bucket bench
 curl -fsS -o /dev/null -T "$WORK/src" "$URL/v1/objects/bench/big/1g.bin"
 
-# The data file: <mountpath>/%ob/xx/yy/<fid>, from index.db's objects + mountpaths tables.
-DATA_FILE=$("$PY" - "$WORK/data/index.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-path, fid = db.execute("SELECT m.path, o.fid FROM objects o JOIN mountpaths m ON m.id = o.mp WHERE o.key = ?",
-                       ("big/1g.bin",)).fetchone()
-print(f"{path}/%ob/{fid[:2]}/{fid[2:4]}/{fid}")
-PY
-)
+DATA_FILE=$(data_file "$WORK/data" big/1g.bin)
 [[ $(stat -c %s "$DATA_FILE") -eq $SIZE ]] || die "data file $DATA_FILE is not $SIZE bytes"
 log "data file: $DATA_FILE"
 

@@ -21,17 +21,6 @@ start_nginx "$WORK/www"
 cmp -s <(curl -fsS "$URL/v1/objects/bench/small/obj4k") <(curl -fsS "http://127.0.0.1:$NGINX_PORT/obj4k") ||
     die "aisfs and nginx do not serve the same 4 KiB"
 
-# wrk_rps URL SECONDS: requests/s, failing on any error or non-2xx answer.
-wrk_rps() {
-    local out
-    out=$(wrk -t2 -c16 -d"$2"s "$1")
-    if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
-        echo "$out" >&2
-        die "wrk saw errors against $1"
-    fi
-    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
-}
-
 # A short warm-up for each, then alternate.
 wrk_rps "$URL/v1/objects/bench/small/obj4k" 2 >/dev/null
 wrk_rps "http://127.0.0.1:$NGINX_PORT/obj4k" 2 >/dev/null

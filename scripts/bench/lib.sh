@@ -12,14 +12,18 @@ PY="$ROOT/.venv/bin/python"
 WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/aisfs-bench.XXXXXX")
 SERVER_PID=
 NGINX_PID=
+MOTO_PID=
 PORT=
 URL=
 NGINX_PORT=
+MOTO_PORT=
+MOTO_URL=
 
 cleanup() {
     local rc=$?
     stop_pid "$SERVER_PID"
     stop_pid "$NGINX_PID"
+    stop_pid "$MOTO_PID"
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -104,6 +108,71 @@ CONF
     die "nginx did not answer on port $NGINX_PORT"
 }
 
+# start_moto: moto's S3 server (`moto_server`, from the venv's test extra) on a free loopback port
+# ($MOTO_PORT, $MOTO_URL). It keeps objects in memory, spilling bodies above ~5 MiB to temp files:
+# TMPDIR points those into our work dir, so they are on the same disk and removed with it.
+start_moto() {
+    local moto=$ROOT/.venv/bin/moto_server i
+    [[ -x "$moto" ]] || die "moto_server not found in .venv (pip install -e '.[test]')"
+    MOTO_PORT=$(free_port)
+    MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+    mkdir -p "$WORK/moto"
+    (cd "$WORK/moto" && TMPDIR="$WORK/moto" exec "$moto" -H 127.0.0.1 -p "$MOTO_PORT") >>"$WORK/moto.log" 2>&1 &
+    MOTO_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$MOTO_PID" 2>/dev/null || { tail -n 30 "$WORK/moto.log" >&2; die "moto_server exited"; }
+        curl -fsS -o /dev/null "$MOTO_URL/" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "moto_server did not answer on $MOTO_URL"
+}
+
+# aws_env: awscli (the venv's `aws`) with dummy credentials and a config of our own in the work
+# dir (region us-east-1, path-style addressing, SigV4 also for `aws s3 presign`), so no user or
+# system AWS config is read. Otherwise awscli's defaults: 8 MiB multipart threshold and parts,
+# 10 concurrent requests, its default checksums.
+AWS="$ROOT/.venv/bin/aws"
+aws_env() {
+    [[ -x "$AWS" ]] || die "aws not found in .venv (pip install -e '.[test]')"
+    cat >"$WORK/aws.config" <<'CONF'
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+    signature_version = s3v4
+CONF
+    export AWS_CONFIG_FILE="$WORK/aws.config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_DEFAULT_REGION=us-east-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_CA_BUNDLE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+}
+
+# data_file DATA_DIR KEY: the data file of the object KEY (any bucket), from index.db's objects and
+# mountpaths tables: <mountpath>/%ob/xx/yy/<fid>.
+data_file() {
+    "$PY" - "$1/index.db" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+path, fid = db.execute("SELECT m.path, o.fid FROM objects o JOIN mountpaths m ON m.id = o.mp WHERE o.key = ?",
+                       (sys.argv[2],)).fetchone()
+print(f"{path}/%ob/{fid[:2]}/{fid[2:4]}/{fid}")
+PY
+}
+
+# drop_caches: `sync; echo 3 > /proc/sys/vm/drop_caches`; fails (quietly) where that is not
+# writable (not root, or a read-only /proc/sys in a container).
+drop_caches() { sync && { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; }
+
+# wrk_rps URL SECONDS: requests/s with `wrk -t2 -c16`, failing on any error or non-2xx answer.
+wrk_rps() {
+    local out
+    out=$(wrk -t2 -c16 -d"$2"s "$1")
+    if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+        echo "$out" >&2
+        die "wrk saw errors against $1"
+    fi
+    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+}
+
 create_bucket() { curl -fsS -o /dev/null -X POST "$URL/v1/buckets/$1" -H 'Content-Type: application/json' -d '{"action":"create-bck"}'; }
 
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -131,6 +200,21 @@ result() {
         "$name" "$fig" "$unit" "$refname" "$ref" "$unit" "$ratio" "$target" "$verdict"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$fig" "$unit" "$ref" "$refname" "$ratio" "$target" "$verdict" \
         >>"${BENCH_RESULTS:-/dev/null}"
+}
+
+# context NAME FIGURE UNIT REFERENCE REFERENCE_NAME: like result, for a comparison that has no
+# target (printed and tabled with "(context)" instead of PASS/FAIL).
+context() {
+    local ratio
+    ratio=$(awk -v a="$2" -v b="$4" 'BEGIN { printf "%.2f", a / b }')
+    printf '%s: %s %s; reference (%s) %s %s; ratio %s; context, no target\n' "$1" "$2" "$3" "$5" "$4" "$3" "$ratio"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$ratio" "(context)" "-" >>"${BENCH_RESULTS:-/dev/null}"
+}
+
+# unavailable NAME WHY: a measurement that could not be made here, said aloud and tabled.
+unavailable() {
+    printf '%s: not measured: %s\n' "$1" "$2"
+    printf '%s\t-\t-\t-\t%s\t-\t-\tn/a\n' "$1" "$2" >>"${BENCH_RESULTS:-/dev/null}"
 }
 
 # Seconds (float) a command takes, its output discarded.
