@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# S3 GetObject and PutObject of one 1 GiB object over loopback, aisfs vs moto's S3 server in the
+# same run, with two clients: awscli (`aws s3 cp`, its defaults: 8 MiB parts, 10 concurrent
+# requests) and curl on presigned URLs (GET presigned by `aws s3 presign`, PUT by boto3's
+# generate_presigned_url('put_object'), curl -T). Both servers are addressed path-style at the
+# root (http://127.0.0.1:PORT/bench/big/...) with dummy credentials: aisfs on loopback without
+# keys takes S3 requests anonymously, moto checks no signatures.
+#
+# Targets: aisfs >= 5x moto for each of the four (GET/PUT x awscli/curl); aisfs GET >= 0.5 of
+# `dd if=DATA_FILE of=/dev/null bs=1M`, DATA_FILE being the object's own data file (found through
+# index.db, as get_1g.sh does). The dd reference is measured twice, each with its own ratio:
+# warm (page cache, as get_1g.sh) and cold (`sync; echo 3 > /proc/sys/vm/drop_caches` before
+# each aisfs GET and each dd; reported as unavailable where that file is not writable).
+#
+# BENCH_S3_SIZE_MB (default 1024) sets the object size, e.g. 64 for a quick check of the script.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SIZE_MB=${BENCH_S3_SIZE_MB:-1024}
+SIZE=$((SIZE_MB << 20))
+if ((SIZE_MB % 1024 == 0)); then LABEL="$((SIZE_MB / 1024)) GiB"; else LABEL="$SIZE_MB MiB"; fi
+HELPERS="$ROOT/scripts/bench/s3_helpers.py"
+
+echo "s3_big: $LABEL S3 GET/PUT over loopback, aisfs vs moto, aws s3 cp and curl on presigned URLs;" \
+    "aisfs GET vs dd of its data file, warm and cold (median of $RUNS runs each)"
+head -c "$SIZE" /dev/urandom >"$WORK/src"
+start_server "$WORK/data"
+start_moto
+aws_env
+log "aisfs $URL, moto $MOTO_URL ($("$PY" -c 'import moto; print("moto", moto.__version__)'), $("$AWS" --version 2>&1))"
+
+declare -A EP=([aisfs]=$URL [moto]=$MOTO_URL) GET_URL PUT_URL PUTGET_URL HEAD_URL DEL_URL R
+SIDES=(aisfs moto)
+
+# Per server: bucket `bench`, the object big/get.bin (uploaded with curl -T on a presigned PUT URL),
+# the presigned GET URL of it, and presigned PUT/GET/HEAD/DELETE URLs for big/put.bin.
+for side in "${SIDES[@]}"; do
+    ep=${EP[$side]}
+    curl -fsS -o /dev/null -X PUT "$ep/bench"
+    urls=$("$PY" "$HELPERS" presign "$ep" bench big/get.bin)
+    curl -fsS -o /dev/null -T "$WORK/src" "$(sed -n 1p <<<"$urls")"
+    GET_URL[$side]=$("$AWS" s3 presign --endpoint-url "$ep" --expires-in 86400 s3://bench/big/get.bin)
+    urls=$("$PY" "$HELPERS" presign "$ep" bench big/put.bin)
+    PUT_URL[$side]=$(sed -n 1p <<<"$urls")
+    PUTGET_URL[$side]=$(sed -n 2p <<<"$urls")
+    HEAD_URL[$side]=$(sed -n 3p <<<"$urls")
+    DEL_URL[$side]=$(sed -n 4p <<<"$urls")
+done
+DATA_FILE=$(data_file "$WORK/data" big/get.bin)
+[[ $(stat -c %s "$DATA_FILE") -eq $SIZE ]] || die "data file $DATA_FILE is not $SIZE bytes"
+log "aisfs data file of big/get.bin: $DATA_FILE"
+
+get_curl() {
+    local got
+    got=$(curl -fsS -o /dev/null -w '%{size_download}' "${GET_URL[$1]}")
+    [[ "$got" -eq $SIZE ]] || die "$1: GET returned $got bytes, want $SIZE"
+}
+# To stdout, thrown away as curl's: awscli still fetches 8 MiB ranges 10 at a time.
+get_aws() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" s3://bench/big/get.bin - >/dev/null; }
+put_curl() { curl -fsS -o /dev/null -T "$WORK/src" "${PUT_URL[$1]}"; }
+put_aws() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" "$WORK/src" s3://bench/big/put.bin >/dev/null; }
+dd_ref() { dd if="$DATA_FILE" of=/dev/null bs=1M status=none; }
+# After each timed PUT, untimed: HEAD says the size, then DELETE, so every PUT creates the object.
+put_done() {
+    local len
+    len=$(curl -fsS -I "${HEAD_URL[$1]}" | tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
+    [[ "$len" -eq $SIZE ]] || die "$1: after PUT, HEAD says $len bytes, want $SIZE"
+    curl -fsS -o /dev/null -X DELETE "${DEL_URL[$1]}"
+}
+
+# Warm-up, one of each, checked byte for byte against the source.
+for side in "${SIDES[@]}"; do
+    curl -fsS "${GET_URL[$side]}" | cmp -s - "$WORK/src" || die "$side: GET (curl, presigned) differs from the source"
+    get_aws "$side"
+    "$AWS" s3 cp --no-progress --endpoint-url "${EP[$side]}" s3://bench/big/get.bin - | cmp -s - "$WORK/src" ||
+        die "$side: GET (aws s3 cp) differs from the source"
+    for put in put_curl put_aws; do
+        "$put" "$side"
+        curl -fsS "${PUTGET_URL[$side]}" | cmp -s - "$WORK/src" || die "$side: object written by $put differs from the source"
+        put_done "$side"
+    done
+done
+dd_ref
+
+# Warm runs, every measurement alternating with the others in turn.
+for ((i = 0; i < RUNS; i++)); do
+    line="run $((i + 1)), GB/s:"
+    for op in get_curl get_aws put_curl put_aws; do
+        for side in "${SIDES[@]}"; do
+            t=$(timed "$op" "$side")
+            R[$op.$side]+=" $(gbps $SIZE "$t")"
+            line+=" $op $side ${R[$op.$side]##* },"
+            [[ $op != put_* ]] || put_done "$side"
+        done
+        if [[ $op == get_aws ]]; then
+            t=$(timed dd_ref)
+            R[dd_warm]+=" $(gbps $SIZE "$t")"
+            line+=" dd warm ${R[dd_warm]##* },"
+        fi
+    done
+    log "${line%,}"
+done
+
+# Cold runs (aisfs and dd only: moto's copy is in its memory and temp files, and the moto
+# comparison above is warm on both sides). Page cache dropped before each measurement; before the
+# awscli GET, awscli's own modules are brought back by a tiny download from moto, so its figure is
+# not its Python start from disk and aisfs's caches stay cold.
+COLD=0
+if drop_caches; then
+    COLD=1
+    printf 'x' >"$WORK/tiny"
+    "$AWS" s3 cp --no-progress --endpoint-url "$MOTO_URL" "$WORK/tiny" s3://bench/tiny >/dev/null
+    for ((i = 0; i < RUNS; i++)); do
+        drop_caches
+        t=$(timed get_curl aisfs); R[cold.get_curl]+=" $(gbps $SIZE "$t")"
+        drop_caches
+        t=$(timed dd_ref); R[cold.dd]+=" $(gbps $SIZE "$t")"
+        drop_caches
+        "$AWS" s3 cp --no-progress --endpoint-url "$MOTO_URL" s3://bench/tiny - >/dev/null
+        t=$(timed get_aws aisfs); R[cold.get_aws]+=" $(gbps $SIZE "$t")"
+        log "cold run $((i + 1)), GB/s: get_curl aisfs ${R[cold.get_curl]##* }, dd ${R[cold.dd]##* }," \
+            "get_aws aisfs ${R[cold.get_aws]##* }"
+    done
+else
+    log "cold variant unavailable: cannot write /proc/sys/vm/drop_caches (needs root and a writable /proc/sys)"
+fi
+
+med() { printf '%s\n' ${R[$1]} | median; }
+# Medians first, then the lines, so they print together.
+dd_warm=$(med dd_warm)
+result "S3 GET $LABEL, curl presigned URL" "$(med get_curl.aisfs)" GB/s "$(med get_curl.moto)" "moto, same client" 5
+result "S3 GET $LABEL, aws s3 cp" "$(med get_aws.aisfs)" GB/s "$(med get_aws.moto)" "moto, same client" 5
+result "S3 PUT $LABEL, curl -T presigned URL" "$(med put_curl.aisfs)" GB/s "$(med put_curl.moto)" "moto, same client" 5
+result "S3 PUT $LABEL, aws s3 cp" "$(med put_aws.aisfs)" GB/s "$(med put_aws.moto)" "moto, same client" 5
+result "S3 GET $LABEL, curl presigned URL, warm" "$(med get_curl.aisfs)" GB/s "$dd_warm" \
+    "dd of the data file, page cache (warm)" 0.5
+result "S3 GET $LABEL, aws s3 cp, warm" "$(med get_aws.aisfs)" GB/s "$dd_warm" \
+    "dd of the data file, page cache (warm)" 0.5
+if ((COLD)); then
+    dd_cold=$(med cold.dd)
+    result "S3 GET $LABEL, curl presigned URL, cold" "$(med cold.get_curl)" GB/s "$dd_cold" \
+        "dd of the data file, caches dropped (cold)" 0.5
+    result "S3 GET $LABEL, aws s3 cp, cold" "$(med cold.get_aws)" GB/s "$dd_cold" \
+        "dd of the data file, caches dropped (cold)" 0.5
+else
+    unavailable "S3 GET $LABEL vs dd, cold" "/proc/sys/vm/drop_caches is not writable here"
+fi
