@@ -24,6 +24,12 @@ class ListPage:
 
 
 class ListingOps:
+    async def has_prefix(self: "Engine", bucket: str, prefix: str) -> bool:
+        """Whether any name starts with `prefix`: one index probe, for a mount's every lookup."""
+        props = self.bucket_props(bucket)
+        check_access(props, ACCESS_GET, bucket)
+        return self.index.has_prefix(props["bid"], prefix)
+
     async def list_objects(self: "Engine", bucket: str, *, prefix: str = "", start_after: str = "", token: str = "",
                            page_size: int = 1000, delimiter: str = "", names_only: bool = False,
                            full: bool = True) -> ListPage:

@@ -104,7 +104,7 @@ class NamespaceOps:
             raise fail(errno.EINVAL)
         reader = await self.b.open_read(node.bucket, node.key)
         try:
-            return await reader.pread(reader.meta.size, 0)
+            return bytes(await reader.pread(reader.meta.size, 0))
         finally:
             reader.close()
 

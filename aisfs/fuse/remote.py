@@ -62,7 +62,7 @@ class RemoteReader:
         self._off = 0
         self._buf = b""
 
-    async def pread(self, size: int, offset: int) -> bytes:
+    async def pread(self, size: int, offset: int) -> bytes | memoryview:
         end = min(offset + size, self.meta.size)
         if offset >= end:
             return b""
