@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable
 
 import trio
@@ -12,9 +13,9 @@ import trio
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
-from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, ObjectCorrupted, ObjectNotFound,
-                     OutOfSpace)
-from .index import row_to_meta
+from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplementedYet, ObjectCorrupted,
+                     ObjectNotFound, OutOfSpace, PreconditionFailed)
+from .index import Row, row_to_meta
 from .jobs import Job
 from .meta import ObjectMeta, make_etag
 from .workfile import WorkFile
@@ -46,6 +47,38 @@ class ObjectReader:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCondition:
+    """S3's conditional write (If-None-Match: * / If-Match: ETag), checked inside the index transaction
+    that commits the new version, so two racing writers can never both pass."""
+
+    absent: bool = False   # If-None-Match: *: only if the key has no current version (a delete marker is none)
+    etag: str = ""         # If-Match: only if the current version has this ETag ("*": any current version)
+
+    @classmethod
+    def from_headers(cls, if_match: str, if_none_match: str) -> "WriteCondition | None":
+        """Parse the two request headers as S3 does: If-None-Match takes only `*`, and not with If-Match."""
+        im, inm = if_match.strip(), if_none_match.strip()
+        if inm and inm != "*":
+            raise NotImplementedYet("If-None-Match on a write takes only the value *")
+        if inm and im:
+            raise NotImplementedYet("If-Match and If-None-Match cannot be combined on a write")
+        if not (im or inm):
+            return None
+        return cls(absent=bool(inm), etag=im.removeprefix("W/").strip().strip('"'))
+
+    def check(self, bucket: str, key: str, current: Row | None) -> None:
+        """Raise unless `current` (the key's current index row, or None) allows the write."""
+        if self.absent and current is not None:
+            raise PreconditionFailed(f"object \"ais://{bucket}/{key}\" already exists (If-None-Match: *)")
+        if self.etag:
+            if current is None:
+                raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" does not exist (If-Match)")
+            if self.etag not in ("*", current[7]):
+                raise PreconditionFailed(f"object \"ais://{bucket}/{key}\" has ETag \"{current[7]}\", "
+                                         f"not \"{self.etag}\" (If-Match)")
 
 
 async def _chunks(body: Body) -> AsyncIterable[bytes]:
@@ -87,11 +120,11 @@ class ObjectOps:
     async def put_object(self: "Engine", bucket: str, key: str, body: Body, *, size: int | None = None,
                          content_type: str = "", custom: dict[str, str] | None = None,
                          headers: dict[str, str] | None = None, verify: dict[str, str] | None = None,
-                         etag: str | None = None) -> ObjectMeta:
+                         etag: str | None = None, cond: WriteCondition | None = None) -> ObjectMeta:
         """Store an object from a stream; visible only once complete, verified and on disk.
 
         `verify` maps checksum types (md5, sha256, crc32c, ...) to hex values the client claims;
-        any mismatch is BadDigest and the previous version stays in place.
+        any mismatch is BadDigest and the previous version stays in place. `cond` is checked at commit.
         """
         props, bid = self._bucket(bucket, ACCESS_PUT)
         names.check_key(key)
@@ -108,14 +141,16 @@ class ObjectOps:
             await wf.receive(_chunks(body), size=size, limit=MAX_OBJECT_SIZE, verify=verify,
                              fsync=self.config.doc["write_policy"]["fsync"])
             return self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
-                                headers=headers or {}, etag=etag)
+                                headers=headers or {}, etag=etag, cond=cond)
         except BaseException:
             wf.abort()
             raise
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
-                content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None) -> ObjectMeta:
-        """Rename the finished work file into place and index it, in that order, with no await between."""
+                content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
+                cond: WriteCondition | None = None) -> ObjectMeta:
+        """Rename the finished work file into place and index it, in that order, with no await between;
+        `cond` is checked inside the index transaction (a failure rolls it back and removes the file)."""
         ctype = props["checksum"]["type"]
         now = time.time_ns()
         old_row = self.index.get(bid, key)
@@ -129,8 +164,14 @@ class ObjectOps:
                           content_type=content_type, custom=custom, headers=headers, mp=wf.mp.id,
                           vid=versions.new_vid(props))
         meta.fid = wf.commit(_lom(bid, meta))
+
+        def replace(old: Row | None) -> list[tuple[int, str]]:
+            if cond is not None:
+                cond.check(bucket, key, old)
+            return versions.retire(self, bid, props, old, key, meta.vid)
+
         try:  # the replaced version is kept (or let go) in the same transaction as the new row
-            drop = self.index.put(bid, meta, lambda old: versions.retire(self, bid, props, old, key, meta.vid))
+            drop = self.index.put(bid, meta, replace)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(wf.mp.data_path(meta.fid))

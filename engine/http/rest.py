@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import versions
 from ..errors import AisError, BadRequest, MalformedRequest, NotFound, ObjectNotFound, RangeNotSatisfiable
+from ..objects import WriteCondition
 from ..listing import MAX_PAGE
 from ..meta import ListEntry, ObjectMeta
 from ..names import check_key
@@ -348,7 +349,7 @@ class RestFace:
             bucket, key, req.body(), size=req.content_length if not req.chunked else None,
             content_type=utf8_header(req.header("content-type"), "Content-Type"),
             custom=parse_custom_md(req.header("ais-custom-md")),
-            verify=verify)
+            verify=verify, cond=WriteCondition.from_headers(req.header("if-match"), req.header("if-none-match")))
         return Response(200, object_headers(m))
 
     # daemon / cluster -----------------------------------------------------------------------------
