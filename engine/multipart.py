@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
 
 from .bprops import ACCESS_GET, ACCESS_PUT
 from .checksum import new_hasher
-from .errors import AisError, BadRequest, EntityTooLarge, NotFound
+from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, NotFound
 from .meta import ObjectMeta
 from .index import register_schema
 from .names import check_key, prefix_upper_bound
+from .objects import WriteCondition
 from .workfile import WorkFile
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ class Upload:
     upload_id: str
     key: str
     created_ns: int
-    meta: dict[str, Any] = field(default_factory=dict)   # ctype, custom, headers, algo (x-amz-checksum-algorithm)
+    meta: dict[str, Any] = field(default_factory=dict)   # ctype, custom, headers, algo (x-amz-checksum-algorithm),
+    #                                                       full (the algo's checksum is of the whole object)
 
 
 @dataclass(slots=True)
@@ -104,11 +106,14 @@ def _check_part_number(n: int) -> None:
 
 
 async def create(eng: "Engine", bucket: str, key: str, *, content_type: str = "", custom: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None, algo: str = "") -> str:
+                 headers: dict[str, str] | None = None, algo: str = "", full_object: bool = False) -> str:
+    """Start an upload; `full_object` makes the object's `algo` checksum one over all its bytes
+    (S3's FULL_OBJECT) rather than the checksum of the parts' checksums (COMPOSITE, "-N")."""
     _, bid = eng._bucket(bucket, ACCESS_PUT)
     check_key(key)
     upload_id = f"{time.time_ns():016x}{secrets.token_hex(12)}"   # time-ordered: listings page by it
-    meta = {"ctype": content_type, "custom": custom or {}, "headers": headers or {}, "algo": algo}
+    meta = {"ctype": content_type, "custom": custom or {}, "headers": headers or {}, "algo": algo,
+            "full": bool(algo and full_object)}
     _db(eng).execute("INSERT INTO s3_uploads VALUES(?,?,?,?,?)",
                      (upload_id, bid, key, time.time_ns(), json.dumps(meta, ensure_ascii=False)))
     return upload_id
@@ -242,6 +247,8 @@ class Completion:
     bid: str
     upload: Upload
     chosen: list[tuple]
+    cond: WriteCondition | None = None
+    verify: dict[str, str] = field(default_factory=dict)   # full-object checksums the client claims (type -> hex)
     meta: ObjectMeta | None = None
 
     @property
@@ -249,9 +256,15 @@ class Completion:
         return sum(r[3] for r in self.chosen)
 
 
-def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> Completion:
-    """Validate the client's part list (number, ETag) against the stored parts; nothing is written."""
+def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]], *,
+                   cond: WriteCondition | None = None, verify: dict[str, str] | None = None) -> Completion:
+    """Validate the client's part list (number, ETag) against the stored parts; nothing is written.
+
+    `cond` is checked now (so a failure is a plain error, not one inside a streamed answer) and again
+    at commit; `verify` (type -> hex) is checked against the assembled object where it is full-object."""
     props, bid, up = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    if cond is not None:
+        cond.check(bucket, key, eng.index.get(bid, key))
     if not wanted:
         raise BadRequest("You must specify at least one part")
     have = {r[0]: r for r in _parts(eng, upload_id)}
@@ -270,7 +283,9 @@ def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
             raise EntityTooSmall(f"part {num} is {r[3]} bytes; every part but the last must be at least {MIN_PART}")
         chosen.append(r)
     eng._check_space()
-    return Completion(bucket, key, upload_id, props, bid, up, chosen)
+    full = up.meta.get("algo", "") if up.meta.get("full") else ""
+    claims = {t: v.lower() for t, v in (verify or {}).items() if t == full}
+    return Completion(bucket, key, upload_id, props, bid, up, chosen, cond, claims)
 
 
 async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
@@ -280,7 +295,9 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
     connection alive while a large object is put together.
     """
     fds: list[int] = []
-    wf = WorkFile(eng.mountpaths.place(c.bid, c.key), {c.props["checksum"]["type"]})
+    algo = c.upload.meta.get("algo") or ""
+    full = bool(algo and c.upload.meta.get("full"))
+    wf = WorkFile(eng.mountpaths.place(c.bid, c.key), {c.props["checksum"]["type"], *([algo] if full else [])})
     done = 0
     try:
         for r in c.chosen:   # all opened first: a part re-uploaded meanwhile cannot change what was checked
@@ -295,18 +312,15 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
         up = c.upload
         headers = dict(up.meta.get("headers") or {})
         headers[LAYOUT] = _layout([r[3] for r in c.chosen])
-        algo = up.meta.get("algo") or ""
-        if algo and all(r[6] for r in c.chosen):
-            h = new_hasher(algo)
-            for r in c.chosen:
-                h.update(base64.b64decode(r[6]))
-            headers[f"x-amz-checksum-{algo}"] = (f"{base64.b64encode(bytes.fromhex(h.hexdigest())).decode()}"
-                                                 f"-{len(c.chosen)}")
+        if full:
+            headers[f"x-amz-checksum-{algo}"] = _full_checksum(wf, algo, c.verify.get(algo, ""))
+        elif algo and all(r[6] for r in c.chosen):
+            headers[f"x-amz-checksum-{algo}"] = _composite_checksum(algo, [r[6] for r in c.chosen])
         # Someone may have aborted (or completed) the upload while we copied: re-check before commit.
         _upload(eng, c.bucket, c.key, c.upload_id, ACCESS_PUT)
         c.meta = eng._commit(c.bucket, c.bid, c.props, c.key, wf, content_type=up.meta.get("ctype", ""),
                              custom=dict(up.meta.get("custom") or {}), headers=headers,
-                             etag=multipart_etag([r[4] for r in c.chosen]))
+                             etag=multipart_etag([r[4] for r in c.chosen]), cond=c.cond)
     except BaseException:
         wf.abort()
         raise
@@ -323,6 +337,22 @@ async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
         pass
     assert c.meta is not None
     return c.meta
+
+
+def _full_checksum(wf: WorkFile, algo: str, claimed: str) -> str:
+    """Base64 of `algo` over the assembled object, refusing a value the client claimed for it."""
+    got = wf.hasher.hexdigest(algo)
+    if claimed and claimed != got:
+        raise BadDigest(f"the {algo.upper()} you specified did not match the calculated checksum")
+    return base64.b64encode(bytes.fromhex(got)).decode()
+
+
+def _composite_checksum(algo: str, part_checksums: list[str]) -> str:
+    """S3's COMPOSITE checksum: `algo` over the parts' binary checksums, then "-N"."""
+    h = new_hasher(algo)
+    for b64 in part_checksums:
+        h.update(base64.b64decode(b64))
+    return f"{base64.b64encode(bytes.fromhex(h.hexdigest())).decode()}-{len(part_checksums)}"
 
 
 def _open_part(eng: "Engine", r: tuple) -> int:

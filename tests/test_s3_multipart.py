@@ -1,11 +1,14 @@
 """Multipart uploads through boto3's low-level calls: parts, copies, completion rules, listings, abort."""
 from __future__ import annotations
 
+import base64
 import hashlib
+import zlib
 from typing import Any
 
 import httpx
 import pytest
+from awscrt.checksums import crc64nvme
 from botocore.exceptions import ClientError
 
 from s3kit import error_code, random_bytes
@@ -151,3 +154,42 @@ def test_unfinished_upload_survives_a_restart(s3: Any, s3_srv: Server) -> None:
     s3.complete_multipart_upload(Bucket="mpu", Key="across-restart", UploadId=uid, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
     assert s3.get_object(Bucket="mpu", Key="across-restart")["Body"].read() == first + b"after"
+
+
+def b64(digest: int, size: int) -> str:
+    return base64.b64encode(digest.to_bytes(size, "big")).decode()
+
+
+def test_full_object_checksums(s3: Any) -> None:
+    """CRC64NVME is always S3's FULL_OBJECT type (a checksum of all the bytes, not of the parts' checksums);
+    CRC32 may be either; a full-object value the client claims on completion is checked."""
+    parts_data = [random_bytes(5 * MiB), random_bytes(777)]
+    whole = b"".join(parts_data)
+    up = s3.create_multipart_upload(Bucket="mpu", Key="c64", ChecksumAlgorithm="CRC64NVME")
+    assert up["ChecksumAlgorithm"] == "CRC64NVME" and up["ChecksumType"] == "FULL_OBJECT"
+    uid, parts = up["UploadId"], []
+    for i, d in enumerate(parts_data, 1):
+        r = s3.upload_part(Bucket="mpu", Key="c64", UploadId=uid, PartNumber=i, Body=d, ChecksumAlgorithm="CRC64NVME")
+        assert r["ChecksumCRC64NVME"] == b64(crc64nvme(d), 8)
+        parts.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumCRC64NVME": r["ChecksumCRC64NVME"]})
+    with pytest.raises(ClientError) as e:   # a wrong claim for the whole object: nothing is stored
+        s3.complete_multipart_upload(Bucket="mpu", Key="c64", UploadId=uid, MultipartUpload={"Parts": parts},
+                                     ChecksumCRC64NVME=b64(crc64nvme(b"other"), 8), ChecksumType="FULL_OBJECT")
+    assert error_code(e) == "BadDigest"
+    assert len(s3.list_parts(Bucket="mpu", Key="c64", UploadId=uid)["Parts"]) == 2
+    r = s3.complete_multipart_upload(Bucket="mpu", Key="c64", UploadId=uid, MultipartUpload={"Parts": parts},
+                                     ChecksumCRC64NVME=b64(crc64nvme(whole), 8), ChecksumType="FULL_OBJECT")
+    assert r["ChecksumCRC64NVME"] == b64(crc64nvme(whole), 8) and r["ChecksumType"] == "FULL_OBJECT"
+    g = s3.get_object(Bucket="mpu", Key="c64", ChecksumMode="ENABLED")
+    assert g["Body"].read() == whole and g["ChecksumCRC64NVME"] == r["ChecksumCRC64NVME"]
+    # CRC32 as FULL_OBJECT; the composite-only and full-object-only algorithms refuse the other type
+    uid = s3.create_multipart_upload(Bucket="mpu", Key="c32", ChecksumAlgorithm="CRC32",
+                                     ChecksumType="FULL_OBJECT")["UploadId"]
+    r = s3.upload_part(Bucket="mpu", Key="c32", UploadId=uid, PartNumber=1, Body=whole, ChecksumAlgorithm="CRC32")
+    r = s3.complete_multipart_upload(Bucket="mpu", Key="c32", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]}]})
+    assert r["ChecksumCRC32"] == b64(zlib.crc32(whole), 4) and r["ChecksumType"] == "FULL_OBJECT"
+    for algo, kind in (("CRC64NVME", "COMPOSITE"), ("SHA256", "FULL_OBJECT")):
+        with pytest.raises(ClientError) as e:
+            s3.create_multipart_upload(Bucket="mpu", Key="no", ChecksumAlgorithm=algo, ChecksumType=kind)
+        assert error_code(e) == "InvalidRequest"

@@ -17,8 +17,10 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 import trio
+from awscrt.checksums import crc64nvme
 from botocore.exceptions import ClientError
 
+from engine.checksum import new_hasher
 from engine.http.s3 import chunked
 from engine.http.s3.auth import Identity, signing_key
 from s3kit import ACCESS, SECRET, client, keyed_server, sign_headers, signed
@@ -159,12 +161,17 @@ def test_aws_chunked_bodies(srv: Server) -> None:
     h, _ = _sign_streaming(f"{url}-bad", hdrs, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     r = httpx.put(f"{url}-bad", headers=h, content=bad)
     assert r.status_code == 400 and xml_error(r)["Code"] == "BadDigest"
-    # a trailing checksum this server cannot compute (crc64nvme) is read past, not refused
+    # a trailing crc64nvme is verified (a wrong one stores nothing) and stored
+    c64 = crc64nvme_b64(data)
     odd = {**hdrs, "x-amz-trailer": "x-amz-checksum-crc64nvme"}
-    h, _ = _sign_streaming(f"{url}-crc64", odd, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
-    body64 = f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\nx-amz-checksum-crc64nvme:AAAAAAAAAAA=\r\n\r\n"
-    assert httpx.put(f"{url}-crc64", headers=h, content=body64).status_code == 200
-    assert s3.get_object(Bucket="wire", Key="chunked-crc64")["Body"].read() == data
+    for key, value in (("chunked-crc64bad", "AAAAAAAAAAA="), ("chunked-crc64", c64)):
+        h, _ = _sign_streaming(f"{srv.url}/s3/wire/{key}", odd, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        body64 = f"{len(data):x}\r\n".encode() + data + f"\r\n0\r\nx-amz-checksum-crc64nvme:{value}\r\n\r\n".encode()
+        r = httpx.put(f"{srv.url}/s3/wire/{key}", headers=h, content=body64)
+        assert (r.status_code, r.headers.get("x-amz-checksum-crc64nvme")) == ((400, None) if "bad" in key else (200, c64))
+    assert xml_error(signed("GET", f"{url}-crc64bad"))["Code"] == "NoSuchKey"
+    g = s3.get_object(Bucket="wire", Key="chunked-crc64", ChecksumMode="ENABLED")
+    assert g["Body"].read() == data and g["ChecksumCRC64NVME"] == c64 and g["ChecksumType"] == "FULL_OBJECT"
     # signed chunks (minio-go, Java SDK), with and without a signed trailer
     pieces = [data[:65536], data[65536:]]
     shdr = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data))}
@@ -203,6 +210,20 @@ def test_aws_spec_streaming_vector() -> None:
     assert trio.run(run) == b"a" * 66560
 
 
+def crc64nvme_b64(data: bytes) -> str:
+    """The x-amz-checksum-crc64nvme value of `data` (CRC-64/NVME, big-endian, base64)."""
+    return base64.b64encode(crc64nvme(data).to_bytes(8, "big")).decode()
+
+
+def test_crc64nvme_check_value() -> None:
+    """The CRC-64/NVME catalogue's check value, through the engine's hasher fed in pieces."""
+    h = new_hasher("crc64nvme")
+    for piece in (b"1234", memoryview(b"56789")):
+        h.update(piece)
+    assert h.hexdigest() == "ae8b14860a799888" and chunked.b64_to_hex(crc64nvme_b64(b"123456789"), "crc64nvme") == \
+        "ae8b14860a799888"
+
+
 def test_checksums_and_lengths(srv: Server) -> None:
     url = f"{srv.url}/s3/wire"
     body = b"checked body"
@@ -214,9 +235,19 @@ def test_checksums_and_lengths(srv: Server) -> None:
     assert signed("PUT", f"{url}/sha", body=body, headers={"x-amz-checksum-sha256": sha}).status_code == 200
     r = signed("PUT", f"{url}/shabad", body=body, headers={"x-amz-checksum-crc32c": "AAAAAA=="})
     assert r.status_code == 400 and xml_error(r)["Code"] == "BadDigest"
+    c64 = crc64nvme_b64(body)
+    r = signed("PUT", f"{url}/c64", body=body, headers={"x-amz-checksum-crc64nvme": c64})
+    assert r.status_code == 200 and r.headers["x-amz-checksum-crc64nvme"] == c64
+    r = signed("PUT", f"{url}/c64bad", body=body, headers={"x-amz-checksum-crc64nvme": crc64nvme_b64(b"other")})
+    assert r.status_code == 400 and xml_error(r)["Code"] == "BadDigest"
+    r = signed("PUT", f"{url}/c64short", body=body, headers={"x-amz-checksum-crc64nvme": "AAAAAA=="})
+    assert r.status_code == 400 and xml_error(r)["Code"] == "InvalidRequest"
     s3 = client(f"{srv.url}/s3")
     assert s3.head_object(Bucket="wire", Key="sha", ChecksumMode="ENABLED")["ChecksumSHA256"] == sha
-    for k in ("md5bad", "shabad"):
+    h = s3.head_object(Bucket="wire", Key="c64", ChecksumMode="ENABLED")
+    assert h["ChecksumCRC64NVME"] == c64 and h["ChecksumType"] == "FULL_OBJECT"
+    assert "ChecksumCRC64NVME" not in s3.head_object(Bucket="wire", Key="c64")
+    for k in ("md5bad", "shabad", "c64bad", "c64short"):
         with pytest.raises(ClientError):
             s3.head_object(Bucket="wire", Key=k)
     # Transfer-Encoding: chunked without aws-chunked framing (UNSIGNED-PAYLOAD)

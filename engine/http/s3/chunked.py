@@ -16,7 +16,7 @@ from .auth import ALGO, EMPTY_SHA256, Identity, hmac_hex
 from .errors import InvalidRequest, SignatureDoesNotMatch
 
 MAX_LINE = 4096
-S3_CHECKSUMS = ("crc32", "crc32c", "sha1", "sha256")
+S3_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
 
 
 def b64_to_hex(value: str, algo: str) -> str:
@@ -25,7 +25,7 @@ def b64_to_hex(value: str, algo: str) -> str:
         raw = base64.b64decode(value.strip(), validate=True)
     except ValueError:
         raise InvalidRequest(f"x-amz-checksum-{algo}: not valid base64") from None
-    want = {"crc32": 4, "crc32c": 4, "sha1": 20, "sha256": 32, "md5": 16}[algo]
+    want = {"crc32": 4, "crc32c": 4, "crc64nvme": 8, "sha1": 20, "sha256": 32, "md5": 16}[algo]
     if len(raw) != want:
         raise InvalidRequest(f"x-amz-checksum-{algo}: expected {want} bytes of digest, got {len(raw)}")
     return raw.hex()
@@ -71,7 +71,7 @@ async def decode(body: AsyncIterable[bytes], ident: Identity, *, decoded_length:
     signed = ident.payload_hash.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD") and bool(ident.signing_key)
     algo = trailer.lower().removeprefix("x-amz-checksum-") if trailer else ""
     if algo and algo not in S3_CHECKSUMS:
-        algo = ""   # e.g. crc64nvme: the trailer is read (and signature-checked) but not verified or stored
+        algo = ""   # e.g. S3's newer xxhash3: the trailer is read (and signature-checked) but not verified or stored
     hasher = new_hasher(algo) if algo else None
     prev_sig = ident.seed_signature
     r = _Buffered(body)

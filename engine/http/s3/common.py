@@ -74,11 +74,24 @@ def user_metadata(req: Request) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def checksum_headers(m: ObjectMeta) -> list[tuple[str, str]]:
-    """Full-object checksums S3 clients verify: what the client sent, or the bucket's own sha256/crc32c."""
+    """Checksums S3 clients verify: what the client sent, or the bucket's own sha256/crc32c, with its
+    x-amz-checksum-type (a multipart "-N" value is COMPOSITE, which clients do not check against the body)."""
     out = [(k, v) for k, v in m.headers.items() if k.startswith("x-amz-checksum-")]
     if not out and m.cksum.type in ("sha256", "crc32c") and m.cksum.value and "-" not in m.etag:
         out.append((f"x-amz-checksum-{m.cksum.type}", chunked.hex_to_b64(m.cksum.value)))
+    if out:
+        out.append(("x-amz-checksum-type", checksum_type(out[0][1])))
     return out
+
+
+def checksum_type(value: str) -> str:
+    """S3's name for how a stored x-amz-checksum-* value was made."""
+    return "COMPOSITE" if "-" in value else "FULL_OBJECT"
+
+
+def sent_checksums(ctx: "Ctx") -> dict[str, str]:
+    """The request's x-amz-checksum-<algo> headers: algo -> base64 value as sent."""
+    return {algo: v.strip() for algo in chunked.S3_CHECKSUMS if (v := ctx.h(f"x-amz-checksum-{algo}"))}
 
 
 def object_headers(m: ObjectMeta, *, versioned: bool) -> list[tuple[str, str]]:
@@ -154,7 +167,9 @@ class Upload:
     trailer: str = ""
 
 
-def prepare_upload(ctx: Ctx) -> Upload:
+def prepare_upload(ctx: Ctx, *, body_checksums: bool = True) -> Upload:
+    """Frame and check a request body; `body_checksums=False` where x-amz-checksum-* headers describe
+    something else (CompleteMultipartUpload: the assembled object)."""
     req = ctx.req
     payload = ctx.ident.payload_hash or UNSIGNED
     streaming = "aws-chunked" in ctx.h("content-encoding").lower() or payload.startswith("STREAMING-")
@@ -168,10 +183,9 @@ def prepare_upload(ctx: Ctx) -> Upload:
         if len(raw) != 16:
             raise InvalidDigest("The Content-MD5 you specified is not valid.")
         verify["md5"] = raw.hex()
-    for algo in chunked.S3_CHECKSUMS:
-        if v := ctx.h(f"x-amz-checksum-{algo}"):
-            verify[algo] = chunked.b64_to_hex(v, algo)
-            checksums[f"x-amz-checksum-{algo}"] = v.strip()
+    for algo, v in (sent_checksums(ctx) if body_checksums else {}).items():
+        verify[algo] = chunked.b64_to_hex(v, algo)
+        checksums[f"x-amz-checksum-{algo}"] = v
     content_sha = payload.lower() if len(payload) == 64 and all(c in "0123456789abcdefABCDEF" for c in payload) else ""
     if content_sha:
         if verify.get("sha256", content_sha) != content_sha:
@@ -196,9 +210,9 @@ def map_digest_error(e: BadDigest, up: Upload) -> BadDigest:
     return e
 
 
-async def read_small_body(ctx: Ctx, limit: int) -> bytes:
+async def read_small_body(ctx: Ctx, limit: int, *, body_checksums: bool = True) -> bytes:
     """A whole (XML) request body, with Content-MD5, x-amz-checksum-* and x-amz-content-sha256 checked."""
-    up = prepare_upload(ctx) if ctx.req.has_body else None
+    up = prepare_upload(ctx, body_checksums=body_checksums) if ctx.req.has_body else None
     if up is None:
         return b""
     buf = bytearray()

@@ -14,10 +14,11 @@ from ...meta import ObjectMeta
 from ..server import Response
 from . import xml
 from .buckets import OWNER, XML, s3_versioning, xml_response
-from .chunked import S3_CHECKSUMS
-from .common import Ctx, check_conditions, map_digest_error, prepare_upload, read_small_body, user_metadata
+from .chunked import S3_CHECKSUMS, b64_to_hex
+from .common import (Ctx, check_conditions, checksum_headers, map_digest_error, prepare_upload, read_small_body,
+                     sent_checksums, user_metadata)
 from .errors import InvalidRequest
-from .objects import copy_conditions, parse_copy_source
+from .objects import copy_conditions, parse_copy_source, write_condition
 from .xml import el, iso8601
 
 if TYPE_CHECKING:
@@ -32,9 +33,24 @@ KEEPALIVE_SECONDS = 5.0
 
 
 def _algo(ctx: Ctx) -> str:
-    """The upload's checksum algorithm; one this server cannot compute (crc64nvme) is not tracked."""
+    """The upload's checksum algorithm; one this face does not take (S3's newer sha512, md5, xxhash*) is not tracked."""
     a = ctx.h("x-amz-checksum-algorithm").lower()
     return a if a in S3_CHECKSUMS else ""
+
+
+def _full_object(ctx: Ctx, algo: str) -> bool:
+    """Whether the upload's checksum is S3's FULL_OBJECT type (over all bytes) rather than COMPOSITE:
+    CRC64NVME is only ever FULL_OBJECT, the SHAs only COMPOSITE, the CRC32s either (COMPOSITE by default)."""
+    kind = ctx.h("x-amz-checksum-type").strip().upper()
+    if kind not in ("", "FULL_OBJECT", "COMPOSITE"):
+        raise InvalidRequest("x-amz-checksum-type must be FULL_OBJECT or COMPOSITE")
+    if kind and not algo:
+        raise InvalidRequest("x-amz-checksum-type needs x-amz-checksum-algorithm")
+    full = kind == "FULL_OBJECT" or (not kind and algo == "crc64nvme")
+    if (full and algo.startswith("sha")) or (not full and algo == "crc64nvme"):
+        raise InvalidRequest(f"The {kind or 'COMPOSITE'} checksum type cannot be used with the {algo.upper()} "
+                             "checksum algorithm.")
+    return full
 
 
 def _part_number(ctx: Ctx) -> int:
@@ -47,9 +63,11 @@ def _part_number(ctx: Ctx) -> int:
 async def create(eng: "Engine", ctx: Ctx) -> Response:
     custom, headers = user_metadata(ctx.req)
     algo = _algo(ctx)
+    full = _full_object(ctx, algo)
     upload_id = await mpu.create(eng, ctx.bucket, ctx.key, content_type=ctx.h("content-type"), custom=custom,
-                                 headers=headers, algo=algo)
-    h = [("x-amz-checksum-algorithm", algo.upper())] if algo else []
+                                 headers=headers, algo=algo, full_object=full)
+    h = [("x-amz-checksum-algorithm", algo.upper()),
+         ("x-amz-checksum-type", "FULL_OBJECT" if full else "COMPOSITE")] if algo else []
     return Response(200, [*XML, *h], xml.doc("InitiateMultipartUploadResult", [
         el("Bucket", ctx.bucket), el("Key", ctx.key), el("UploadId", upload_id)]))
 
@@ -98,7 +116,8 @@ async def _upload_part_copy(eng: "Engine", ctx: Ctx, upload_id: str, number: int
 
 
 async def complete(eng: "Engine", ctx: Ctx) -> Response:
-    root = xml.parse(await read_small_body(ctx, xml.MAX_XML))
+    cond = write_condition(ctx)
+    root = xml.parse(await read_small_body(ctx, xml.MAX_XML, body_checksums=False))
     if root.tag != "CompleteMultipartUpload":
         raise xml.MalformedXML("expected a <CompleteMultipartUpload> document")
     wanted = []
@@ -107,7 +126,9 @@ async def complete(eng: "Engine", ctx: Ctx) -> Response:
             wanted.append((int(xml.text(p, "PartNumber")), xml.text(p, "ETag")))
         except ValueError:
             raise xml.MalformedXML("PartNumber must be an integer") from None
-    c = mpu.check_complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted)
+    # x-amz-checksum-<algo> here is the whole object's (a COMPOSITE "-N" value is not checked)
+    claims = {a: b64_to_hex(v, a) for a, v in sent_checksums(ctx).items() if "-" not in v}
+    c = mpu.check_complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted, cond=cond, verify=claims)
     versioned = bool(s3_versioning(eng.bucket_props(ctx.bucket)))
     if c.size > (STREAM_ABOVE_VERSIONED if versioned else STREAM_ABOVE):
         return Response(200, list(XML), _streamed(eng, ctx, c))
@@ -119,8 +140,12 @@ async def complete(eng: "Engine", ctx: Ctx) -> Response:
 
 
 def _result(ctx: Ctx, m: ObjectMeta) -> list[str]:
-    return [el("Location", f"/{ctx.bucket}/{ctx.key}"), el("Bucket", ctx.bucket), el("Key", ctx.key),
-            el("ETag", f'"{m.etag}"')]
+    out = [el("Location", f"/{ctx.bucket}/{ctx.key}"), el("Bucket", ctx.bucket), el("Key", ctx.key),
+           el("ETag", f'"{m.etag}"')]
+    for name, value in checksum_headers(m):   # ChecksumCRC64NVME ... then ChecksumType
+        tag = name.removeprefix("x-amz-checksum-")
+        out.append(el("ChecksumType", value) if tag == "type" else el(f"Checksum{tag.upper()}", value))
+    return out
 
 
 async def _streamed(eng: "Engine", ctx: Ctx, c: mpu.Completion) -> AsyncIterator[bytes]:
