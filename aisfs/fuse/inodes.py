@@ -1,4 +1,4 @@
-"""Inode numbers stable for the life of the mount: one number per (bucket, key) path, never reused."""
+"""Inode numbers: one per (bucket, key) path while the kernel knows it, never reused; forgotten ones are dropped."""
 from __future__ import annotations
 
 import errno
@@ -98,7 +98,31 @@ class InodeTable:
         if ino is not None:
             self._by_ino[ino].key = f"\0stale/{ino}"
 
-    def forget(self, ino: int, n: int) -> None:
+    def forget(self, ino: int, n: int) -> bool:
+        """Count down the kernel's references; True when none is left (the root is never let go)."""
         node = self._by_ino.get(ino)
-        if node is not None:
-            node.lookups = max(0, node.lookups - n)
+        if node is None:
+            return False
+        node.lookups = max(0, node.lookups - n)
+        return node.lookups == 0 and ino != ROOT_INO
+
+    def drop(self, ino: int) -> None:
+        """Forget a node the kernel no longer references, so memory follows what the kernel caches, not
+        every name ever seen; the path gets a fresh number if it is looked up again."""
+        node = self._by_ino.pop(ino, None)
+        if node is not None and self._by_path.get((node.bucket, node.key)) == ino:
+            del self._by_path[(node.bucket, node.key)]
+
+    def revive(self, node: Node) -> Node:
+        """The live node for a node handed out again from a listing built earlier: itself, re-entered if it
+        was dropped meanwhile, or the path's newer node."""
+        if self._by_ino.get(node.ino) is node:
+            return node
+        assert node.bucket is not None
+        current = self.find(node.bucket, node.key)
+        if current is not None:
+            return current
+        self._by_ino[node.ino] = node
+        if not node.key.startswith("\0stale/"):
+            self._by_path[(node.bucket, node.key)] = node.ino
+        return node

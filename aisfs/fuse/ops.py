@@ -29,8 +29,10 @@ log = logging.getLogger("aisfs.fuse")
 
 LOCAL_XATTR_NS = ("security.", "system.", "trusted.")
 LISTING_CACHE_MIN_TTL = 5.0
+NEGATIVE_TTL_MAX = 60.0  # a missing name is remembered at most this long, even with an indefinite TTL
 
 Resolved = tuple[str, ObjectMeta | None]  # (kind, metadata of the object or directory marker)
+Entry = tuple[bytes, pyfuse3.EntryAttributes, Node]  # a directory entry as readdir hands it out
 
 
 def _name(raw: bytes) -> str:
@@ -48,9 +50,9 @@ class DirHandle:
     node: Node
     pager: DirPager | None = None
     base: int = 0
-    window: list[tuple[bytes, pyfuse3.EntryAttributes]] = field(default_factory=list)
+    window: list[Entry] = field(default_factory=list)
     ended: bool = False
-    full: list[tuple[bytes, pyfuse3.EntryAttributes]] | None = None
+    full: list[Entry] | None = None
 
 
 class AisOps(NamespaceOps, pyfuse3.Operations):
@@ -74,7 +76,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         self._open_locks: dict[int, trio.Lock] = {}
         self._next_fh = 1
         self.nursery: trio.Nursery | None = None  # the daemon's: streaming uploads run there
-        self._list_cache: dict[int, tuple[float, list[tuple[bytes, pyfuse3.EntryAttributes]]]] = {}
+        self._list_cache: dict[int, tuple[float, list[Entry]]] = {}
 
     # helpers --------------------------------------------------------------------------------------
     def _fh(self) -> int:
@@ -166,14 +168,34 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         _, bucket, key = self._child(parent_inode, name)
         r = await self._resolve(bucket, key)
         if r is None:
-            raise fail(errno.ENOENT)
+            return self._absent()
         node = self.inodes.node(bucket, key, r[0])
         node.lookups += 1
         return self._attr_of(node, *r)
 
+    def _absent(self) -> pyfuse3.EntryAttributes:
+        """No such name: inode 0 lets the kernel remember that for the metadata TTL (capped), so repeated
+        probes of a missing path (imports, `.git`, globbing) cost no request; creating it here replaces it at once."""
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = 0
+        a.entry_timeout = min(self.d.ttl, NEGATIVE_TTL_MAX)
+        return a
+
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for ino, n in inode_list:
-            self.inodes.forget(ino, n)
+            if self.inodes.forget(ino, n):
+                self._let_go(ino)
+
+    def _let_go(self, ino: int) -> None:
+        """Drop what the mount keeps for an inode the kernel forgot, unless a write or handle still uses it."""
+        if ino in self.states or any(h.ino == ino for h in self.handles.values()):
+            return
+        self.inodes.drop(ino)
+        self.seen.pop(ino, None)
+        self._list_cache.pop(ino, None)
+        lock = self._open_locks.get(ino)
+        if lock is not None and not lock.locked():
+            del self._open_locks[ino]
 
     @fuse_op
     async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
@@ -252,14 +274,13 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             st.meta = new
 
     # directories -----------------------------------------------------------------------------------
-    async def _entry_attrs(self, bucket: str, prefix: str, batch: list[DirEntry]
-                           ) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+    async def _entry_attrs(self, bucket: str, prefix: str, batch: list[DirEntry]) -> list[Entry]:
         """Names with attributes (readdirplus: no per-entry round trip later); a directory's come from its marker."""
-        out: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
+        out: list[Entry] = []
         for e in batch:
             meta = await self.b.head(bucket, prefix + e.name + "/") if e.kind == "dir" else e.meta
             child = self.inodes.node(bucket, prefix + e.name, e.kind)
-            out.append((e.name.encode("utf-8", "surrogateescape"), self._attr_of(child, e.kind, meta)))
+            out.append((e.name.encode("utf-8", "surrogateescape"), self._attr_of(child, e.kind, meta), child))
         return out
 
     async def _unlisted_files(self, bucket: str, prefix: str) -> list[DirEntry]:
@@ -272,17 +293,17 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 out.append(DirEntry(rel, "file"))
         return out
 
-    async def _listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+    async def _listing(self, node: Node) -> list[Entry]:
         """A whole directory at once: the bucket list, and cached listings."""
         if node.bucket is None:
-            out: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
+            out: list[Entry] = []
             for name in await self.b.list_buckets():
                 child = self.inodes.node(name, "", "dir")
-                out.append((name.encode(), make_attr(child.ino, "dir", None, self.d)))
+                out.append((name.encode(), make_attr(child.ino, "dir", None, self.d), child))
             return out
         bucket, prefix = node.bucket, node.prefix
         pager = DirPager(self.b, bucket, prefix)
-        entries: list[tuple[bytes, pyfuse3.EntryAttributes]] = []
+        entries: list[Entry] = []
         while batch := await pager.next_batch():
             entries += await self._entry_attrs(bucket, prefix, batch)
         return entries + await self._entry_attrs(bucket, prefix, await self._unlisted_files(bucket, prefix))
@@ -292,7 +313,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         changes it from here, and outside changes may take the TTL to show anyway."""
         return self.read_only and self.d.ttl >= LISTING_CACHE_MIN_TTL
 
-    async def _cached_listing(self, node: Node) -> list[tuple[bytes, pyfuse3.EntryAttributes]]:
+    async def _cached_listing(self, node: Node) -> list[Entry]:
         if not self._caches_listings():
             return await self._listing(node)
         now = trio.current_time()
@@ -339,18 +360,23 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 return
             start_id = dh.base + len(dh.window)
 
-    def _reply(self, token: pyfuse3.ReaddirToken, window: list[tuple[bytes, pyfuse3.EntryAttributes]], base: int,
-               start_id: int) -> bool:
+    def _reply(self, token: pyfuse3.ReaddirToken, window: list[Entry], base: int, start_id: int) -> bool:
         """Hand entries from `start_id` on to the kernel; False once its buffer is full."""
         for i in range(start_id - base, len(window)):
-            name, attr = window[i]
+            name, attr, node = window[i]
+            node = self.inodes.revive(node)  # a cached listing may outlive the kernel's memory of an entry
+            attr.st_ino = node.ino
             if not pyfuse3.readdir_reply(token, name, attr, base + i + 1):
                 return False
-            self.inodes.get(attr.st_ino).lookups += 1
+            node.lookups += 1
         return True
 
     async def releasedir(self, fh: int) -> None:
-        self.dirs.pop(fh, None)
+        dh = self.dirs.pop(fh, None)
+        if dh is not None:  # entries listed but never handed out (the reader stopped early) hold no reference
+            for _, _, node in dh.window:
+                if node.lookups == 0:
+                    self._let_go(node.ino)
 
     # files ---------------------------------------------------------------------------------------------
     def _lock(self, ino: int) -> trio.Lock:
