@@ -59,6 +59,7 @@ get_curl() {
 get_aws() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" s3://bench/big/get.bin - >/dev/null; }
 put_curl() { curl -fsS -o /dev/null -T "$WORK/src" "${PUT_URL[$1]}"; }
 put_aws() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" "$WORK/src" s3://bench/big/put.bin >/dev/null; }
+get_tiny() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" s3://bench/tiny - >/dev/null; }
 dd_ref() { dd if="$DATA_FILE" of=/dev/null bs=1M status=none; }
 # After each timed PUT, untimed: HEAD says the size, then DELETE, so every PUT creates the object.
 put_done() {
@@ -71,7 +72,6 @@ put_done() {
 # Warm-up, one of each, checked byte for byte against the source.
 for side in "${SIDES[@]}"; do
     curl -fsS "${GET_URL[$side]}" | cmp -s - "$WORK/src" || die "$side: GET (curl, presigned) differs from the source"
-    get_aws "$side"
     "$AWS" s3 cp --no-progress --endpoint-url "${EP[$side]}" s3://bench/big/get.bin - | cmp -s - "$WORK/src" ||
         die "$side: GET (aws s3 cp) differs from the source"
     for put in put_curl put_aws; do
@@ -81,6 +81,16 @@ for side in "${SIDES[@]}"; do
     done
 done
 dd_ref
+
+# awscli's fixed cost per command (Python start, credentials, one small request), to read the awscli
+# figures by: the time `aws s3 cp` takes to fetch a 1-byte object.
+printf 'x' >"$WORK/tiny"
+for side in "${SIDES[@]}"; do
+    "$AWS" s3 cp --no-progress --endpoint-url "${EP[$side]}" "$WORK/tiny" s3://bench/tiny >/dev/null
+    fixed=()
+    for ((i = 0; i < 3; i++)); do fixed+=("$(timed get_tiny "$side")"); done
+    log "awscli fixed cost: aws s3 cp of a 1-byte object from $side takes $(printf '%s\n' "${fixed[@]}" | median) s (median of 3)"
+done
 
 # Warm runs, every measurement alternating with the others in turn.
 for ((i = 0; i < RUNS; i++)); do
@@ -108,15 +118,13 @@ done
 COLD=0
 if drop_caches; then
     COLD=1
-    printf 'x' >"$WORK/tiny"
-    "$AWS" s3 cp --no-progress --endpoint-url "$MOTO_URL" "$WORK/tiny" s3://bench/tiny >/dev/null
     for ((i = 0; i < RUNS; i++)); do
         drop_caches
         t=$(timed get_curl aisfs); R[cold.get_curl]+=" $(gbps $SIZE "$t")"
         drop_caches
         t=$(timed dd_ref); R[cold.dd]+=" $(gbps $SIZE "$t")"
         drop_caches
-        "$AWS" s3 cp --no-progress --endpoint-url "$MOTO_URL" s3://bench/tiny - >/dev/null
+        get_tiny moto
         t=$(timed get_aws aisfs); R[cold.get_aws]+=" $(gbps $SIZE "$t")"
         log "cold run $((i + 1)), GB/s: get_curl aisfs ${R[cold.get_curl]##* }, dd ${R[cold.dd]##* }," \
             "get_aws aisfs ${R[cold.get_aws]##* }"
