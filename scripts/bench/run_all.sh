@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every engine and S3 benchmark and print a table (markdown, ready for docs/performance.md).
-# Not a test: never run in CI. Takes ~40-50 minutes, ~20 of them populating 1M objects and removing
+# Not a test: never run in CI. Takes ~45-60 minutes, ~20 of them populating 1M objects and removing
 # them again (once for list_1m and s3_list_1m together; BENCH_LIST_DATA=DIR keeps them for next time).
 #
 #   bash scripts/bench/run_all.sh [get_1g put_1g get_4k_wrk list_1m s3_big s3_4k_wrk s3_list_1m]
