@@ -136,7 +136,6 @@ else
 fi
 
 med() { printf '%s\n' ${R[$1]} | median; }
-# Medians first, then the lines, so they print together.
 dd_warm=$(med dd_warm)
 result "S3 GET $LABEL, curl presigned URL" "$(med get_curl.aisfs)" GB/s "$(med get_curl.moto)" "moto, same client" 5
 result "S3 GET $LABEL, aws s3 cp" "$(med get_aws.aisfs)" GB/s "$(med get_aws.moto)" "moto, same client" 5
