@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -107,6 +108,29 @@ def test_missing_name_is_remembered_for_the_ttl(tmp_path: Path) -> None:
             assert c.get("/v1/objects/neg/mine").content == b"here"
             os.mkdir(m.path("newdir"))
             assert m.path("newdir").is_dir()
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_directories_list_dot_and_dotdot(tmp_path: Path) -> None:
+    """`ls -a` shows `.` and `..` with the directory's and its parent's inode numbers, in the root, a
+    directory, and through readdir offsets across many pages."""
+    keys = {f"top/sub/f{i:05d}": b"x" for i in range(3000)} | {"top/a": b"a"}
+    seed(tmp_path / "data", "dots", keys)
+    m = Mount(tmp_path, "dots")
+    try:
+        m.start()
+        for d, parent in ((m.mnt, None), (m.path("top"), m.mnt), (m.path("top", "sub"), m.path("top"))):
+            out = subprocess.run(["ls", "-f", "-i", str(d)], capture_output=True, text=True, check=True).stdout
+            entries = {line.split()[1]: int(line.split()[0]) for line in out.splitlines()}
+            assert entries["."] == d.stat().st_ino
+            if parent is not None:
+                assert entries[".."] == parent.stat().st_ino
+        names = subprocess.run(["ls", "-f", str(m.path("top", "sub"))], capture_output=True, text=True,
+                               check=True).stdout.split()
+        assert len(names) == 3002 and names[:2] == [".", ".."] and len(set(names)) == 3002
+        assert sorted(os.listdir(m.path("top"))) == ["a", "sub"]  # Python leaves the dots out, as everywhere
     finally:
         m.stop()
         cleanup(tmp_path)

@@ -26,7 +26,7 @@ class MountAttrs:
     file_mode: int = 0o644
     dir_mode: int = 0o755
     ttl: float = 1.0
-    started_ns: int = 0
+    started_ns: int = 0      # the time of directories that have no marker object
 
     def __post_init__(self) -> None:
         self.started_ns = self.started_ns or time.time_ns()

@@ -129,6 +129,8 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
             if not cfg.create_bucket:
                 raise MountError(f"bucket {cfg.bucket!r} does not exist (use --create-bucket)")
             await backend.create_bucket(cfg.bucket)
+        if cfg.bucket is not None:  # directories without a marker take the bucket's time: the same on every mount
+            defaults.started_ns = await backend.bucket_created_ns(cfg.bucket) or defaults.started_ns
         ops = AisOps(backend, cfg.bucket, cfg.prefix, defaults, read_only=cfg.read_only, direct_io=cfg.direct_io)
         pyfuse3.init(ops, str(cfg.mountpoint), _mount_options(cfg))
         terminated = False

@@ -74,6 +74,15 @@ class InodeTable:
         ino = self._by_path.get((bucket, key))
         return self._by_ino.get(ino) if ino is not None else None
 
+    def parent(self, node: Node) -> Node | None:
+        """The directory holding `node`, if the mount still knows it (the kernel keeps parents of what it caches)."""
+        if node.bucket is None:
+            return None
+        if node.key == "":
+            return self.root if self.root.bucket is None else None
+        parent_key = node.key.rpartition("/")[0]
+        return self.find(node.bucket, parent_key)
+
     def move(self, bucket: str, src: str, dst: str, is_dir: bool) -> None:
         """Keep numbers across a rename: the node (and, for a directory, every descendant) moves."""
         moves: list[tuple[str | None, str]] = [(bucket, src)]

@@ -29,6 +29,7 @@ log = logging.getLogger("aisfs.fuse")
 
 LOCAL_XATTR_NS = ("security.", "system.", "trusted.")
 LISTING_CACHE_MIN_TTL = 5.0
+DOTS = 2  # `.` and `..` take the first two readdir offsets
 NEGATIVE_TTL_MAX = 60.0  # a missing name is remembered at most this long, even with an indefinite TTL
 
 Resolved = tuple[str, ObjectMeta | None]  # (kind, metadata of the object or directory marker)
@@ -335,8 +336,22 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
 
     @fuse_op
     async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
-        """Stream the directory a page at a time: offsets are positions in this handle's one pass."""
+        """`.` and `..` first, as every POSIX directory has them; then the entries."""
         dh = self.dirs[fh]
+        for i in range(start_id, DOTS):
+            if not pyfuse3.readdir_reply(token, (b".", b"..")[i], self._dot_attr(dh.node, i), i + 1):
+                return
+        await self._readdir_entries(dh, max(start_id, DOTS) - DOTS, token)
+
+    def _dot_attr(self, node: Node, i: int) -> pyfuse3.EntryAttributes:
+        """`.` is the directory itself, `..` its parent (the root's is itself); the kernel takes no reference."""
+        if i == 1 and node.ino != ROOT_INO:
+            parent = self.inodes.parent(node)
+            node = parent if parent is not None else node
+        return make_attr(node.ino, "dir", None, self.d)
+
+    async def _readdir_entries(self, dh: DirHandle, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        """Stream the directory a page at a time: offsets are positions in this handle's one pass."""
         node = dh.node
         if node.bucket is None or self._caches_listings():
             if dh.full is None or start_id == 0:
@@ -366,7 +381,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             name, attr, node = window[i]
             node = self.inodes.revive(node)  # a cached listing may outlive the kernel's memory of an entry
             attr.st_ino = node.ino
-            if not pyfuse3.readdir_reply(token, name, attr, base + i + 1):
+            if not pyfuse3.readdir_reply(token, name, attr, DOTS + base + i + 1):
                 return False
             node.lookups += 1
         return True

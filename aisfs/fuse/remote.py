@@ -111,6 +111,9 @@ class RemoteBackend:
         except BucketNotFound:
             return False
 
+    async def bucket_created_ns(self, bucket: str) -> int:
+        return int((await self.c.head_bucket(bucket)).get("created") or 0)
+
     async def create_bucket(self, bucket: str) -> None:
         await self.c.create_bucket(bucket)
 
