@@ -71,11 +71,29 @@ def test_bad_action_bodies(c: httpx.Client, body: bytes) -> None:
     ("PUT", "/v1/cluster", b'{"action":"set-config","value":{"space":{"lowwm":"x"}}}'),
     ("PUT", "/v1/cluster", b'{"action":"set-config","value":"space.lowwm=1"}'),
     ("GET", "/v1/jobs/none", None),
+    ("DELETE", "/v1/jobs", None),
+    ("DELETE", "/v1/jobs/", None),
 ])
 def test_bad_requests_are_4xx_json(c: httpx.Client, method: str, path: str, body: bytes | None) -> None:
     """Wrong paths, names, methods and values: always 4xx with {"message","status"}."""
     r = c.request(method, path, content=body)
     assert_4xx_json(r.status_code, r.content)
+
+
+@pytest.mark.parametrize("path", ["/v1/objects/mal/obj?provider=s3", "/v1/buckets/mal?provider=gcp",
+                                  "/v1/objects/mal/obj?provider=ht"])
+def test_other_providers_are_refused_not_served_locally(c: httpx.Client, path: str) -> None:
+    """`?provider=s3` names a remote bucket in AIStore; this store must not answer it from ais://mal."""
+    r = c.get(path)
+    assert r.status_code == 501 and r.json()["code"] == "NotImplemented" and "provider" in r.json()["message"]
+    assert c.get("/v1/objects/mal/obj?provider=ais").content == b"payload"
+
+
+@pytest.mark.parametrize("version", [b"9.9", b"2.0", b"0.9"])
+def test_unknown_http_versions_get_505(shared_server: Server, version: bytes) -> None:
+    """Only HTTP/1.0 and 1.1 are spoken; anything else is refused with 505 and a JSON reason."""
+    status, _, body = raw(shared_server.port, b"GET /v1/health HTTP/" + version + b"\r\nHost: t\r\n\r\n")
+    assert status == 505 and "not supported" in json.loads(body)["message"]
 
 
 @pytest.mark.parametrize("section", ["versioning", "checksum", "lru"])

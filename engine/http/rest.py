@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import versions
-from ..errors import AisError, BadRequest, MalformedRequest, NotFound, ObjectNotFound, RangeNotSatisfiable
+from ..errors import (AisError, BadRequest, MalformedRequest, NotFound, NotImplementedYet, ObjectNotFound,
+                      RangeNotSatisfiable)
 from ..objects import WriteCondition
 from ..listing import MAX_PAGE
 from ..meta import ListEntry, ObjectMeta
@@ -126,6 +127,7 @@ class RestFace:
         parts = req.path.split("/", 3)  # "", "v1", resource, rest
         resource = parts[2] if len(parts) > 2 else ""
         rest = parts[3] if len(parts) > 3 else ""
+        _check_provider(req)
         match resource:
             case "health":
                 return json_response({"status": "ok"})
@@ -388,6 +390,8 @@ class RestFace:
         jobs = self.engine.jobs
         job_id = rest.strip("/")
         if not job_id:
+            if req.method != "GET":
+                raise BadRequest(f"{req.method} /v1/jobs needs a job ID: {req.method} /v1/jobs/ID")
             q = req.query
             return json_response([j.to_json() for j in jobs.list(
                 kind=q.get("kind", ""), bucket=q.get("bucket", ""), running_only=q.get("running") == "true")])
@@ -405,6 +409,14 @@ class RestFace:
         if req.method == "DELETE":
             return json_response(jobs.abort(job_id).to_json())
         raise BadRequest(f"{req.method} is not supported on /v1/jobs/ID")
+
+
+def _check_provider(req: Request) -> None:
+    """AIStore names a remote bucket by `?provider=` (s3, gcp, ht, ...); this store holds ais:// buckets
+    only, so a request for another provider is refused rather than served from the local bucket."""
+    provider = req.query.get("provider", "")
+    if provider not in ("", "ais"):
+        raise NotImplementedYet(f"provider {provider!r} is not supported yet: only ais:// buckets are served")
 
 
 def _bucket_name(s: str) -> str:

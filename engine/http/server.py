@@ -31,6 +31,8 @@ SMALL_FILE = 64 * 1024        # bodies up to this size are read and sent with th
 SERVER_NAME = b"aisfs"
 
 
+SUPPORTED_VERSIONS = (b"1.0", b"1.1")
+
 class FileBody:
     """A byte range of an open file, sent with sendfile; `close` runs when sending ends."""
 
@@ -255,6 +257,10 @@ class _Conn:
                 if len(ev.target) + sum(len(k) + len(v) + 4 for k, v in ev.headers) > limits.max_header:
                     await self._reject(h11.RemoteProtocolError("request head too large", 431))
                     return
+                if ev.http_version not in SUPPORTED_VERSIONS:  # h11 parses any digit.digit
+                    await self._reject(h11.RemoteProtocolError(
+                        f"HTTP/{ev.http_version.decode()} is not supported (HTTP/1.0 and HTTP/1.1 are)", 505))
+                    return
                 first = False
                 await self._handle(Request(self, ev))
                 if not await self._finish_cycle():
@@ -268,7 +274,8 @@ class _Conn:
 
     async def _reject(self, err: h11.RemoteProtocolError) -> None:
         """Malformed or oversized request head: answer 4xx and close, never 500."""
-        status = err.error_status_hint if 400 <= err.error_status_hint < 500 else 400
+        hint = err.error_status_hint
+        status = hint if 400 <= hint < 500 or hint == 505 else 400
         if "exceeded" in str(err).lower() or "too large" in str(err).lower():
             status = 431
         body = json.dumps({"message": str(err), "status": status}).encode()
