@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import crc32c as _crc32c
 import xxhash
@@ -26,48 +26,20 @@ class _NoHash:
         return ""
 
 
-class _Crc32c:
-    def __init__(self) -> None:
-        self._v = 0
+class _Crc:
+    """A running CRC from a C function `fn(data, previous) -> int`; `digest()` is S3's big-endian form."""
+
+    def __init__(self, fn: Callable[[bytes | memoryview, int], int], width: int) -> None:
+        self._fn, self._width, self._v = fn, width, 0
 
     def update(self, data: bytes | memoryview, /) -> None:
-        self._v = _crc32c.crc32c(data, self._v)
+        self._v = self._fn(data, self._v)
 
     def hexdigest(self) -> str:
-        return f"{self._v:08x}"
+        return f"{self._v:0{self._width * 2}x}"
 
     def digest(self) -> bytes:
-        return self._v.to_bytes(4, "big")
-
-
-class _Crc32:
-    def __init__(self) -> None:
-        self._v = 0
-
-    def update(self, data: bytes | memoryview, /) -> None:
-        self._v = zlib.crc32(data, self._v)
-
-    def hexdigest(self) -> str:
-        return f"{self._v:08x}"
-
-    def digest(self) -> bytes:
-        return self._v.to_bytes(4, "big")
-
-
-class _Crc64Nvme:
-    """CRC-64/NVME (S3's x-amz-checksum-crc64nvme), computed by AWS's own C runtime."""
-
-    def __init__(self) -> None:
-        self._v = 0
-
-    def update(self, data: bytes | memoryview, /) -> None:
-        self._v = _crt.crc64nvme(data, self._v)
-
-    def hexdigest(self) -> str:
-        return f"{self._v:016x}"
-
-    def digest(self) -> bytes:
-        return self._v.to_bytes(8, "big")
+        return self._v.to_bytes(self._width, "big")
 
 
 # Types an object can be stored with; `sha1`, `crc32` and `crc64nvme` exist only to verify what S3 clients send.
@@ -83,7 +55,7 @@ def new_hasher(cksum_type: str) -> Hasher:
         case "md5":
             return hashlib.md5(usedforsecurity=False)
         case "crc32c":
-            return _Crc32c()
+            return _Crc(_crc32c.crc32c, 4)
         case "sha256":
             return hashlib.sha256()
         case "sha512":
@@ -91,9 +63,9 @@ def new_hasher(cksum_type: str) -> Hasher:
         case "sha1":
             return hashlib.sha1(usedforsecurity=False)
         case "crc32":
-            return _Crc32()
+            return _Crc(zlib.crc32, 4)
         case "crc64nvme":
-            return _Crc64Nvme()
+            return _Crc(_crt.crc64nvme, 8)  # CRC-64/NVME, by AWS's own C runtime
     raise ValueError(f"unknown checksum type {cksum_type!r}")
 
 
