@@ -280,30 +280,42 @@ class ObjectOps:
 
     async def copy_object(self: "Engine", src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, *,
                           content_type: str | None = None, custom: dict[str, str] | None = None,
-                          headers: dict[str, str] | None = None) -> ObjectMeta:
-        """Copy one object; metadata is kept unless replacements are given."""
-        dst_props, dst_bid = self._bucket(dst_bucket, ACCESS_PUT)
+                          headers: dict[str, str] | None = None, cond: WriteCondition | None = None) -> ObjectMeta:
+        """Copy one object; metadata is kept unless replacements are given; `cond` guards the destination."""
+        self.check_copy_target(dst_bucket, dst_key)
+        with await self.open_object(src_bucket, src_key, validate=False) as src:
+            return await self.copy_reader(src, dst_bucket, dst_key, content_type=content_type, custom=custom,
+                                          headers=headers, cond=cond)
+
+    def check_copy_target(self: "Engine", dst_bucket: str, dst_key: str) -> None:
+        """Refuse a copy the destination cannot take before any source is opened."""
+        self._bucket(dst_bucket, ACCESS_PUT)
         names.check_key(dst_key)
         self._check_space()
-        with await self.open_object(src_bucket, src_key, validate=False) as src:
-            m = src.meta
-            wf = WorkFile(self.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"], m.cksum.type})
-            try:
-                await wf.copy_from(src.fd, 0, m.size)
-                # the source's own checksum comes free with the copy: never launder rotten bytes into a fresh one
-                if m.cksum.type != "none" and (got := wf.hasher.hexdigest(m.cksum.type)) != m.cksum.value:
-                    self.stats.add("err.cksum.n")
-                    raise ObjectCorrupted(f"BAD DATA CHECKSUM: \"ais://{src_bucket}/{src_key}\" has {m.cksum.type} "
-                                          f"{got}, expected {m.cksum.value}; not copied")
-                await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
-                etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
-                return self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
-                                    content_type=m.content_type if content_type is None else content_type,
-                                    custom=dict(m.custom) if custom is None else custom,
-                                    headers=dict(m.headers) if headers is None else headers, etag=etag)
-            except BaseException:
-                wf.abort()
-                raise
+
+    async def copy_reader(self: "Engine", src: ObjectReader, dst_bucket: str, dst_key: str, *,
+                          content_type: str | None = None, custom: dict[str, str] | None = None,
+                          headers: dict[str, str] | None = None, cond: WriteCondition | None = None) -> ObjectMeta:
+        """Write an open object version (current or older) as the destination's new version."""
+        dst_props, dst_bid = self._bucket(dst_bucket, ACCESS_PUT)
+        m = src.meta
+        wf = WorkFile(self.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"], m.cksum.type})
+        try:
+            await wf.copy_from(src.fd, 0, m.size)
+            # the source's own checksum comes free with the copy: never launder rotten bytes into a fresh one
+            if m.cksum.type != "none" and (got := wf.hasher.hexdigest(m.cksum.type)) != m.cksum.value:
+                self.stats.add("err.cksum.n")
+                raise ObjectCorrupted(f"BAD DATA CHECKSUM: \"ais://{m.bucket}/{m.key}\" has {m.cksum.type} "
+                                      f"{got}, expected {m.cksum.value}; not copied")
+            await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
+            etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
+            return self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
+                                content_type=m.content_type if content_type is None else content_type,
+                                custom=dict(m.custom) if custom is None else custom,
+                                headers=dict(m.headers) if headers is None else headers, etag=etag, cond=cond)
+        except BaseException:
+            wf.abort()
+            raise
 
     async def update_object_meta(self: "Engine", bucket: str, key: str, *, custom: dict[str, str] | None = None,
                                  headers: dict[str, str] | None = None, content_type: str | None = None) -> ObjectMeta:

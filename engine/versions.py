@@ -183,25 +183,9 @@ async def copy(eng: "Engine", src_bucket: str, src_key: str, vid: str, dst_bucke
     """Copy a version (the current one unless `vid` names an older one) to a new current version."""
     if not vid or _find(eng, src_bucket, src_key, vid, ACCESS_GET)[1]:
         return await eng.copy_object(src_bucket, src_key, dst_bucket, dst_key, **kw)
-    from .workfile import WorkFile
-    dst_props, dst_bid = eng._bucket(dst_bucket, ACCESS_PUT)
-    eng._check_space()
+    eng.check_copy_target(dst_bucket, dst_key)
     with await open(eng, src_bucket, src_key, vid) as src:
-        m = src.meta
-        wf = WorkFile(eng.mountpaths.place(dst_bid, dst_key), {dst_props["checksum"]["type"]})
-        try:
-            await wf.copy_from(src.fd, 0, m.size)
-            await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
-            same = m.cksum.type == dst_props["checksum"]["type"]
-            ctype, custom, headers = kw.get("content_type"), kw.get("custom"), kw.get("headers")
-            return eng._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
-                               content_type=m.content_type if ctype is None else ctype,
-                               custom=dict(m.custom) if custom is None else custom,
-                               headers=dict(m.headers) if headers is None else headers,
-                               etag=m.etag if same else None)
-        except BaseException:
-            wf.abort()
-            raise
+        return await eng.copy_reader(src, dst_bucket, dst_key, **kw)
 
 
 # deletes -----------------------------------------------------------------------------------------

@@ -162,3 +162,27 @@ def test_rest_put_takes_the_same_conditions(s3: Any, s3_srv: Server) -> None:
     assert httpx.put(url, content=b"two", headers={"if-match": etag}).status_code == 200
     assert httpx.put(url, content=b"three", headers={"if-match": etag}).status_code == 412
     assert httpx.get(url).content == b"two"
+
+
+def test_copy_object_conditions_guard_the_destination(s3: Any, s3_srv: Server) -> None:
+    """CopyObject takes If-None-Match: * / If-Match for its destination, also when copying an older version."""
+    s3.put_object(Bucket="condv", Key="src", Body=b"v1")
+    old = s3.put_object(Bucket="condv", Key="src", Body=b"v2")["VersionId"]
+    first = s3.list_object_versions(Bucket="condv", Prefix="src")["Versions"][-1]["VersionId"]
+    assert first != old
+    r = s3.copy_object(Bucket="cond", Key="copied", CopySource={"Bucket": "condv", "Key": "src"}, IfNoneMatch="*")
+    etag = r["CopyObjectResult"]["ETag"]
+    obs = files(s3_srv, "%ob")
+    for src in ({"Bucket": "condv", "Key": "src"}, {"Bucket": "condv", "Key": "src", "VersionId": first}):
+        assert refused(lambda: s3.copy_object(Bucket="cond", Key="copied", CopySource=src, IfNoneMatch="*")) == \
+            (412, "PreconditionFailed")
+        assert refused(lambda: s3.copy_object(Bucket="cond", Key="copied", CopySource=src, IfMatch='"nope"')) == \
+            (412, "PreconditionFailed")
+        assert refused(lambda: s3.copy_object(Bucket="cond", Key="absent", CopySource=src, IfMatch=etag)) == \
+            (404, "NoSuchKey")
+    assert s3.get_object(Bucket="cond", Key="copied")["Body"].read() == b"v2"
+    assert (files(s3_srv, "%ob"), files(s3_srv, "%wk")) == (obs, 0)
+    # the right ETag lets an older version replace it
+    s3.copy_object(Bucket="cond", Key="copied", CopySource={"Bucket": "condv", "Key": "src", "VersionId": first},
+                   IfMatch=etag)
+    assert s3.get_object(Bucket="cond", Key="copied")["Body"].read() == b"v1"

@@ -2,7 +2,7 @@
 DeleteObjects and CopyObject."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ... import multipart as mpu
@@ -27,7 +27,7 @@ MAX_DELETE = 1000
 
 
 def write_condition(ctx: Ctx) -> WriteCondition | None:
-    """PutObject's and CompleteMultipartUpload's If-None-Match: * / If-Match: ETag."""
+    """If-None-Match: * / If-Match: ETag on PutObject, CopyObject (its destination) and CompleteMultipartUpload."""
     return WriteCondition.from_headers(ctx.h("if-match"), ctx.h("if-none-match"))
 
 
@@ -160,6 +160,7 @@ def copy_conditions(ctx: Ctx) -> dict[str, str]:
 
 async def copy_object(eng: "Engine", ctx: Ctx) -> Response:
     sb, sk, svid = parse_copy_source(ctx.h("x-amz-copy-source"))
+    cond = write_condition(ctx)
     src = await versions.head(eng, sb, sk, svid)
     check_conditions(copy_conditions(ctx), src, copy_source=True)
     directive = (ctx.h("x-amz-metadata-directive") or "COPY").upper()
@@ -169,11 +170,11 @@ async def copy_object(eng: "Engine", ctx: Ctx) -> Response:
         raise InvalidRequest("This copy request is illegal because it is trying to copy an object to itself "
                              "without changing the object's metadata, storage class, website redirect location "
                              "or encryption attributes.")
-    kw = {}
+    kw: dict[str, Any] = {"cond": cond}
     if directive == "REPLACE":
         custom, headers = user_metadata(ctx.req)
         keep = {k: v for k, v in src.headers.items() if k.startswith("x-amz-checksum-")}
-        kw = {"content_type": ctx.h("content-type"), "custom": custom, "headers": {**headers, **keep}}
+        kw |= {"content_type": ctx.h("content-type"), "custom": custom, "headers": {**headers, **keep}}
     m = await versions.copy(eng, sb, sk, svid, ctx.bucket, ctx.key, **kw)
     h = []
     if svid:
