@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -32,6 +33,8 @@ DEFAULT_MOUNTPATH = "mpath"
 ATIME_FLUSH_SECONDS = 10.0
 
 
+FileRef = tuple[int, str]  # (mountpath id, data file id)
+
 class Engine(ObjectOps, ListingOps):
     """One data directory's store. Open it with `async with Engine.open(data_dir) as engine:`."""
 
@@ -50,6 +53,7 @@ class Engine(ObjectOps, ListingOps):
         self.jobs = Jobs()
         self.stats = Stats()
         self._atimes: dict[tuple[str, str], int] = {}
+        self._doomed, self._doomed_recv = trio.open_memory_channel[list[FileRef]](math.inf)
         self.started_ns = time.time_ns()
 
     @classmethod
@@ -61,6 +65,7 @@ class Engine(ObjectOps, ListingOps):
             async with trio.open_nursery() as nursery:
                 eng.jobs.attach(nursery)
                 nursery.start_soon(eng._atime_flusher)
+                nursery.start_soon(eng._reaper)
                 eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
                 try:
                     yield eng
@@ -93,6 +98,7 @@ class Engine(ObjectOps, ListingOps):
         return mps
 
     def _close(self) -> None:
+        self._reap_leftovers()
         self._flush_atimes()
         self.index.close()
         self.mountpaths.close()
@@ -112,6 +118,42 @@ class Engine(ObjectOps, ListingOps):
         while True:
             await trio.sleep(ATIME_FLUSH_SECONDS)
             self._flush_atimes()
+
+    # removing data files ------------------------------------------------------------------------
+    def _unlink_files(self, files: list[FileRef]) -> None:
+        """Data files no index row references any more go to the reaper: unlinking a 1 GiB file that sits in
+        the page cache takes ~0.2 s here (4 GiB: 0.76 s), which must not stall every other request. Until the
+        reaper gets to them they are unreferenced files, which the cleanup job reclaims after a crash."""
+        if files:
+            try:
+                self._doomed.send_nowait(files)
+            except trio.ClosedResourceError:  # the engine is closing: no reaper any more
+                self._unlink_now(files)
+
+    async def _reaper(self) -> None:
+        async for files in self._doomed_recv:
+            while True:  # take whatever else is queued into the same worker-thread call
+                try:
+                    files = files + self._doomed_recv.receive_nowait()
+                except trio.WouldBlock:
+                    break
+            await trio.to_thread.run_sync(self._unlink_now, files)
+
+    def _unlink_now(self, files: list[FileRef]) -> None:
+        for mp_id, fid in files:
+            mp = self.mountpaths.by_id.get(mp_id)
+            if mp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(mp.data_path(fid))
+
+    def _reap_leftovers(self) -> None:
+        """At close: what the reaper had not reached yet is removed now."""
+        self._doomed.close()
+        while True:
+            try:
+                self._unlink_now(self._doomed_recv.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
 
     async def sync(self) -> None:
         """Durability barrier (a mount's fsync): every acknowledged write survives a power loss."""
@@ -174,14 +216,7 @@ class Engine(ObjectOps, ListingOps):
         files = self.index.drop_bucket(props["bid"])
         files += versions.drop_bucket(self, props["bid"]) + multipart.drop_bucket(self, props["bid"])
         self._atimes = {k: v for k, v in self._atimes.items() if k[0] != props["bid"]}
-        await trio.to_thread.run_sync(self._unlink_files, files)
-
-    def _unlink_files(self, files: list[tuple[int, str]]) -> None:
-        for mp_id, fid in files:
-            mp = self.mountpaths.by_id.get(mp_id)
-            if mp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(mp.data_path(fid))
+        self._unlink_files(files)
 
     async def rename_bucket(self, src: str, dst: str) -> Job:
         """move-bck: objects are keyed by bucket id, so a rename is one BMD update."""
