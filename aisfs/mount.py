@@ -9,6 +9,7 @@ import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ DATA_DIR_ENV = "AISFS_DATA_DIR"
 DEFAULT_TTL = 1.0
 ML_PRESET = {"ttl": "indefinite", "read_only": True, "readahead_kb": 16384}
 DAEMON_START_SECONDS = 60.0
+FUSECTL = "/sys/fs/fuse/connections"
+PROBE_SECONDS = 3.0  # a mount that does not answer a stat in this long is hung
 
 
 def _mode(s: str) -> int:
@@ -63,9 +66,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_mount)
 
-    u = sub.add_parser("umount", help="unmount an aisfs mount (also one whose daemon died)")
+    u = sub.add_parser("umount", help="unmount an aisfs mount (also one whose daemon died or hangs)")
     u.add_argument("mountpoint", type=Path)
     u.add_argument("--lazy", action="store_true", help="detach even if busy (the daemon exits once files close)")
+    u.add_argument("--force", action="store_true",
+                   help="for a daemon that no longer answers: abort its FUSE connection (every process waiting "
+                        "on the mount gets an error; writes not yet closed are lost), then detach")
     u.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the daemon to finish uploads")
     u.set_defaults(func=cmd_umount)
 
@@ -299,10 +305,11 @@ def _daemonize(args: argparse.Namespace, cfg: Any) -> int:
 
 # umount -----------------------------------------------------------------------------------------------
 def cmd_umount(args: argparse.Namespace) -> int:
-    """Unmount; a mount whose daemon died ("Transport endpoint is not connected") is detached lazily."""
-    from .fuse.daemon import mount_type, pid_file
+    """Unmount; a mount whose daemon died ("Transport endpoint is not connected") is detached lazily,
+    one whose daemon hangs only with --force (its connection is aborted first)."""
+    from .fuse.daemon import mount_device, mount_type, pid_file
 
-    mnt = Path(os.path.realpath(args.mountpoint))
+    mnt = _resolve_mountpoint(args.mountpoint)
     kind = mount_type(mnt)
     if kind != "fuse.aisfs":  # never unmount someone else's file system
         what = f"a {kind} mount" if kind else "not mounted"
@@ -313,9 +320,20 @@ def cmd_umount(args: argparse.Namespace) -> int:
         pid = int(pidf.read_text().strip())
     except (OSError, ValueError):
         pid = None
-    ok = _run_quiet(["fusermount3", "-u", str(mnt)]) or _run_quiet(["umount", str(mnt)])
-    if not ok and (args.lazy or _dead(mnt)):
-        ok = _run_quiet(["fusermount3", "-u", "-z", str(mnt)]) or _run_quiet(["umount", "-l", str(mnt)])
+    if args.force:
+        if not _abort_connection(mount_device(mnt)):
+            return 1
+        pid = None  # the daemon sees its connection end and exits on its own, if it still runs at all
+    # never a tool that looks at the mountpoint itself first: on a hung daemon that look never returns
+    ok = _run_quiet(["fusermount3", "-u", str(mnt)]) or _run_quiet(["umount", "--no-canonicalize", str(mnt)])
+    state = "ok" if ok else _probe(mnt)
+    if state == "hung" and not args.force:
+        print(f"aisfs umount: {mnt}: the mount's daemon does not answer (use --force to abort its connection)",
+              file=sys.stderr)
+        return 1
+    if not ok and (args.lazy or args.force or state == "dead"):
+        ok = (_run_quiet(["fusermount3", "-u", "-z", str(mnt)])
+              or _run_quiet(["umount", "-l", "--no-canonicalize", str(mnt)]))
         pid = None  # a detached daemon lives on until its open files close: do not wait for it
     if not ok:
         print(f"aisfs umount: {mnt}: target is busy (close its files, or use --lazy)", file=sys.stderr)
@@ -327,13 +345,47 @@ def cmd_umount(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dead(mnt: Path) -> bool:
-    """A mount whose daemon is gone answers every access with ENOTCONN."""
+def _resolve_mountpoint(path: Path) -> Path:
+    """The absolute, symlink-free path, resolving only the parent: looking at the mountpoint itself is a
+    request to its daemon, which may be hung."""
+    path = Path(os.path.abspath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def _probe(mnt: Path) -> str:
+    """"dead" (its daemon is gone: ENOTCONN), "hung" (no answer within PROBE_SECONDS), or "ok". The stat
+    runs in a daemon thread: on a hung mount it would wait forever, and dies with this process."""
+    found: list[str] = []
+
+    def stat() -> None:
+        try:
+            os.stat(mnt)
+            found.append("ok")
+        except OSError as e:
+            found.append("dead" if e.errno == errno.ENOTCONN else "ok")
+
+    t = threading.Thread(target=stat, daemon=True)
+    t.start()
+    t.join(PROBE_SECONDS)
+    return found[0] if found else "hung"
+
+
+def _abort_connection(device: str | None) -> bool:
+    """Write to the connection's `abort` in fusectl (mounted here if it is not yet), as `umount -f` of a
+    FUSE mount would: every request waiting on the daemon fails at once."""
+    if device is None:
+        print("aisfs umount: cannot find the mount's FUSE connection in /proc/self/mountinfo", file=sys.stderr)
+        return False
+    conn = Path(FUSECTL) / device.split(":")[1] / "abort"
+    if not conn.exists():
+        _run_quiet(["mount", "-t", "fusectl", "none", FUSECTL])
     try:
-        os.stat(mnt)
+        conn.write_text("1")
+        return True
     except OSError as e:
-        return e.errno == errno.ENOTCONN
-    return False
+        print(f"aisfs umount: cannot abort the FUSE connection ({conn}: {e.strerror}); "
+              f"as root, `mount -t fusectl none {FUSECTL}` first", file=sys.stderr)
+        return False
 
 
 def _run_quiet(cmd: list[str]) -> bool:

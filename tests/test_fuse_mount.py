@@ -103,6 +103,37 @@ def test_umount_clears_dead_daemon(tmp_path: Path) -> None:
         cleanup(tmp_path)
 
 
+def test_umount_force_aborts_a_hung_daemon(tmp_path: Path) -> None:
+    """A daemon that stops answering (here: SIGSTOP) leaves processes stuck on the mount: `aisfs umount`
+    says so instead of hanging, and `--force` aborts the connection, frees them, and detaches."""
+    m = Mount(tmp_path, "hung", "--create-bucket")
+    blocked: subprocess.Popen[bytes] | None = None
+    try:
+        m.start()
+        m.path("f").write_bytes(b"x")
+        assert m.proc is not None
+        m.proc.send_signal(signal.SIGSTOP)
+        blocked = subprocess.Popen(["cat", str(m.path("other"))], stderr=subprocess.PIPE)
+        with pytest.raises(subprocess.TimeoutExpired):
+            blocked.wait(1)  # waiting for an answer that will not come
+        r = m.umount()
+        assert r.returncode == 1 and "does not answer" in r.stderr and "--force" in r.stderr
+        assert is_mounted(m.mnt) and blocked.poll() is None
+        r = subprocess.run(aisfs_cmd("umount", "--force", str(m.mnt)), cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert blocked.wait(10) != 0  # freed with an error, not left hanging
+        assert not is_mounted(m.mnt)
+    finally:
+        if blocked is not None and blocked.poll() is None:
+            blocked.kill()
+            blocked.wait()
+        if m.proc is not None:
+            m.proc.send_signal(signal.SIGCONT)
+        m.stop()
+        cleanup(tmp_path)
+
+
 def test_all_buckets_root(tmp_path: Path) -> None:
     m = Mount(tmp_path, "")
     try:

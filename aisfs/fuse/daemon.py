@@ -93,7 +93,7 @@ def _mount_options(cfg: MountConfig) -> set[str]:
     return opts
 
 
-def _mount_device(mountpoint: Path) -> str | None:
+def mount_device(mountpoint: Path) -> str | None:
     """`major:minor` of the newest mount at `mountpoint`, from mountinfo. Never stat our own mount from
     a worker thread: that is a FUSE request, and if the daemon dies meanwhile the thread waits forever."""
     target, dev = os.path.abspath(mountpoint), None
@@ -107,7 +107,7 @@ def _mount_device(mountpoint: Path) -> str | None:
 
 def _set_readahead(mountpoint: Path, kb: int) -> None:
     """Few, large kernel read requests are what make a Python FUSE daemon fast (see ARCHITECTURE)."""
-    dev = _mount_device(mountpoint)
+    dev = mount_device(mountpoint)
     if dev is None:
         log.info("could not raise readahead: %s is not in mountinfo", mountpoint)
         return
