@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
+import httpx
 import trio
 
-from support import ROOT, aisfs_cmd
+from support import ROOT, aisfs_cmd, free_port
 
 
 def is_mounted(path: Path) -> bool:
@@ -100,6 +101,35 @@ def mounted(base: Path, source: str = "bkt", *extra: str, **kw: Any) -> Iterator
         yield m.start()
     finally:
         m.stop()
+
+
+def wait_healthy(c: httpx.Client, timeout: float = 10.0) -> None:
+    """The mount's --serve endpoint answers (it listens before the mount reports ready; this bounds it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if c.get("/v1/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def serving_mount(base: Path, bucket: str, *extra: str) -> Iterator[tuple[Mount, httpx.Client]]:
+    """An embedded mount of `bucket` that also serves S3 + REST (`--serve`), and a REST client on it once it
+    answers; unmounted, stopped and cleaned up afterwards."""
+    port = free_port()
+    m = Mount(base, bucket, "--create-bucket", "--serve", f"127.0.0.1:{port}", *extra)
+    try:
+        m.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            wait_healthy(c)
+            yield m, c
+    finally:
+        m.stop()
+        cleanup(base)
 
 
 def cleanup(base: Path) -> None:

@@ -8,12 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from fuse_support import Mount, cleanup, with_engine
-from support import free_port
-from test_fuse_serve import wait_healthy
+from fuse_support import Mount, cleanup, serving_mount, with_engine
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
@@ -85,32 +82,24 @@ def test_cached_listing_outlives_forgotten_entries(tmp_path: Path) -> None:
 def test_missing_name_is_remembered_for_the_ttl(tmp_path: Path) -> None:
     """A lookup that finds nothing is cached for the metadata TTL: an object PUT elsewhere appears once the
     TTL has passed; a file created through the mount appears at once."""
-    port = free_port()
-    m = Mount(tmp_path, "neg", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "2")
-    try:
-        m.start()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            wait_healthy(c)
-            with pytest.raises(FileNotFoundError):
-                m.path("late").stat()
-            assert c.put("/v1/objects/neg/late", content=b"from rest").status_code == 200
-            t0 = time.monotonic()
-            while not m.path("late").exists():
-                assert time.monotonic() - t0 < 5, "object PUT over REST never appeared in the mount"
-                time.sleep(0.1)
-            assert m.path("late").read_bytes() == b"from rest"
-            # created in the mount right after a failed lookup: no waiting
-            with pytest.raises(OSError) as e:
-                os.stat(m.path("mine"))
-            assert e.value.errno == errno.ENOENT
-            m.path("mine").write_bytes(b"here")
-            assert m.path("mine").read_bytes() == b"here"
-            assert c.get("/v1/objects/neg/mine").content == b"here"
-            os.mkdir(m.path("newdir"))
-            assert m.path("newdir").is_dir()
-    finally:
-        m.stop()
-        cleanup(tmp_path)
+    with serving_mount(tmp_path, "neg", "--metadata-ttl", "2") as (m, c):
+        with pytest.raises(FileNotFoundError):
+            m.path("late").stat()
+        assert c.put("/v1/objects/neg/late", content=b"from rest").status_code == 200
+        t0 = time.monotonic()
+        while not m.path("late").exists():
+            assert time.monotonic() - t0 < 5, "object PUT over REST never appeared in the mount"
+            time.sleep(0.1)
+        assert m.path("late").read_bytes() == b"from rest"
+        # created in the mount right after a failed lookup: no waiting
+        with pytest.raises(OSError) as e:
+            os.stat(m.path("mine"))
+        assert e.value.errno == errno.ENOENT
+        m.path("mine").write_bytes(b"here")
+        assert m.path("mine").read_bytes() == b"here"
+        assert c.get("/v1/objects/neg/mine").content == b"here"
+        os.mkdir(m.path("newdir"))
+        assert m.path("newdir").is_dir()
 
 
 def test_directories_list_dot_and_dotdot(tmp_path: Path) -> None:

@@ -5,72 +5,45 @@ import os
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import s3kit
 
-from fuse_support import Mount, cleanup, is_mounted
+from fuse_support import Mount, cleanup, is_mounted, serving_mount
 from support import free_port
 
 
-def wait_healthy(c: httpx.Client, timeout: float = 10.0) -> None:
-    """The mount's --serve endpoint answers (it listens before the mount reports ready; this bounds it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if c.get("/v1/health").status_code == 200:
-                return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.05)
-
-
 def test_mount_and_rest_see_each_other(tmp_path: Path) -> None:
-    port = free_port()
-    m = Mount(tmp_path, "shared", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "0.5")
-    try:
-        m.start()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            wait_healthy(c)
-            # closed in the mount -> readable over REST at once, same checksum and version
-            data = os.urandom(300_000)
-            m.path("from-mount").write_bytes(data)
-            r = c.get("/v1/objects/shared/from-mount")
-            assert r.status_code == 200 and r.content == data
-            cks = os.getxattr(m.path("from-mount"), "user.ais.checksum").decode()
-            assert cks == f"{r.headers['Ais-Checksum-Type']}:{r.headers['Ais-Checksum-Value']}"
-            assert os.getxattr(m.path("from-mount"), "user.ais.version").decode() == r.headers["Ais-Version"]
-            # PUT over REST -> visible in the mount within the metadata TTL
-            assert c.put("/v1/objects/shared/dir/from-rest", content=b"rest!").status_code == 200
-            deadline = time.monotonic() + 3
-            while not m.path("dir", "from-rest").exists():
-                assert time.monotonic() < deadline, "object PUT over REST did not appear in the mount"
-                time.sleep(0.1)
-            assert m.path("dir", "from-rest").read_bytes() == b"rest!"
-            # overwrite over REST -> new content after the TTL
-            assert c.put("/v1/objects/shared/dir/from-rest", content=b"changed").status_code == 200
-            time.sleep(0.7)
-            assert m.path("dir", "from-rest").read_bytes() == b"changed"
-            # delete in the mount -> gone over REST
-            os.unlink(m.path("from-mount"))
-            assert c.head("/v1/objects/shared/from-mount").status_code == 404
-    finally:
-        m.stop()
-        cleanup(tmp_path)
+    with serving_mount(tmp_path, "shared", "--metadata-ttl", "0.5") as (m, c):
+        # closed in the mount -> readable over REST at once, same checksum and version
+        data = os.urandom(300_000)
+        m.path("from-mount").write_bytes(data)
+        r = c.get("/v1/objects/shared/from-mount")
+        assert r.status_code == 200 and r.content == data
+        cks = os.getxattr(m.path("from-mount"), "user.ais.checksum").decode()
+        assert cks == f"{r.headers['Ais-Checksum-Type']}:{r.headers['Ais-Checksum-Value']}"
+        assert os.getxattr(m.path("from-mount"), "user.ais.version").decode() == r.headers["Ais-Version"]
+        # PUT over REST -> visible in the mount within the metadata TTL
+        assert c.put("/v1/objects/shared/dir/from-rest", content=b"rest!").status_code == 200
+        deadline = time.monotonic() + 3
+        while not m.path("dir", "from-rest").exists():
+            assert time.monotonic() < deadline, "object PUT over REST did not appear in the mount"
+            time.sleep(0.1)
+        assert m.path("dir", "from-rest").read_bytes() == b"rest!"
+        # overwrite over REST -> new content after the TTL
+        assert c.put("/v1/objects/shared/dir/from-rest", content=b"changed").status_code == 200
+        time.sleep(0.7)
+        assert m.path("dir", "from-rest").read_bytes() == b"changed"
+        # delete in the mount -> gone over REST
+        os.unlink(m.path("from-mount"))
+        assert c.head("/v1/objects/shared/from-mount").status_code == 404
 
 
 def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in s3kit.KEY_ENV.items():
         monkeypatch.setenv(k, v)
-    port = free_port()
-    m = Mount(tmp_path, "s3b", "--create-bucket", "--serve", f"127.0.0.1:{port}", "--metadata-ttl", "0.5")
-    try:
-        m.start()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            wait_healthy(c)
-        s3 = s3kit.client(f"http://127.0.0.1:{port}")
+    with serving_mount(tmp_path, "s3b", "--metadata-ttl", "0.5") as (m, c):
+        s3 = s3kit.client(str(c.base_url).rstrip("/"))
         m.path("photos").mkdir()
         data = os.urandom(70_000)
         m.path("photos", "cat.jpg").write_bytes(data)
@@ -85,29 +58,18 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
             time.sleep(0.1)
         assert m.path("photos", "dog.jpg").read_bytes() == b"woof"
         assert os.getxattr(m.path("photos", "dog.jpg"), "user.meta.color") == b"brown"
-    finally:
-        m.stop()
-        cleanup(tmp_path)
 
 
 def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:
     """--preset ml: read-only, indefinite TTL: a directory is listed once; new objects are reachable by name."""
-    port = free_port()
-    m = Mount(tmp_path, "ml", "--create-bucket", "--preset", "ml", "--serve", f"127.0.0.1:{port}")
-    try:
-        m.start()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            wait_healthy(c)
-            for i in range(3):
-                assert c.put(f"/v1/objects/ml/train/s{i}", content=b"x" * i).status_code == 200
-            assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]
-            assert c.put("/v1/objects/ml/train/s3", content=b"new").status_code == 200
-            assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]  # the listing is cached
-            assert m.path("train", "s3").read_bytes() == b"new"  # names are still looked up
-            assert [m.path("train", f"s{i}").stat().st_size for i in range(3)] == [0, 1, 2]
-    finally:
-        m.stop()
-        cleanup(tmp_path)
+    with serving_mount(tmp_path, "ml", "--preset", "ml") as (m, c):
+        for i in range(3):
+            assert c.put(f"/v1/objects/ml/train/s{i}", content=b"x" * i).status_code == 200
+        assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]
+        assert c.put("/v1/objects/ml/train/s3", content=b"new").status_code == 200
+        assert sorted(os.listdir(m.path("train"))) == ["s0", "s1", "s2"]  # the listing is cached
+        assert m.path("train", "s3").read_bytes() == b"new"  # names are still looked up
+        assert [m.path("train", f"s{i}").stat().st_size for i in range(3)] == [0, 1, 2]
 
 
 def test_serve_beside_mount_refuses_unsigned_s3_off_loopback(tmp_path: Path) -> None:
