@@ -13,15 +13,10 @@ start_server "$WORK/data"
 create_bucket bench
 curl -fsS -o /dev/null -T "$WORK/src" "$URL/v1/objects/bench/big/1g.bin"
 
-DATA_FILE=$(data_file "$WORK/data" big/1g.bin)
-[[ $(stat -c %s "$DATA_FILE") -eq $SIZE ]] || die "data file $DATA_FILE is not $SIZE bytes"
+DATA_FILE=$(sized_data_file "$WORK/data" big/1g.bin "$SIZE")
 log "data file: $DATA_FILE"
 
-get_once() {
-    local got
-    got=$(curl -fsS -o /dev/null -w '%{size_download}' "$URL/v1/objects/bench/big/1g.bin")
-    [[ "$got" -eq $SIZE ]] || die "GET returned $got bytes, want $SIZE"
-}
+get_once() { get_checked "$URL/v1/objects/bench/big/1g.bin" "$SIZE"; }
 
 # Context, not the reference: nginx serving the same data file (a hard link) to the same curl
 # shows how much of the gap is the client and loopback rather than aisfs.

@@ -5,12 +5,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DURATION=${BENCH_WRK_SECONDS:-10}
-command -v wrk >/dev/null || die "wrk not found (bash scripts/setup.sh bench)"
-
+setup_4k
 echo "get_4k_wrk: 4 KiB GETs, wrk -t2 -c16 -d${DURATION}s, aisfs vs nginx (median of $RUNS runs each)"
-mkdir -p "$WORK/www"
-head -c 4096 /dev/urandom >"$WORK/www/obj4k"
 
 start_server "$WORK/data"
 create_bucket bench

@@ -158,6 +158,29 @@ print(f"{path}/%ob/{fid[:2]}/{fid[2:4]}/{fid}")
 PY
 }
 
+# sized_data_file DATA_DIR KEY SIZE: data_file, checked to hold exactly SIZE bytes.
+sized_data_file() {
+    local f
+    f=$(data_file "$1" "$2")
+    [[ $(stat -c %s "$f") -eq $3 ]] || die "data file $f is not $3 bytes"
+    echo "$f"
+}
+
+# get_checked URL SIZE: GET to /dev/null, failing unless exactly SIZE bytes came back.
+get_checked() {
+    local got
+    got=$(curl -fsS -o /dev/null -w '%{size_download}' "$1")
+    [[ "$got" -eq $2 ]] || die "GET $1 returned $got bytes, want $2"
+}
+
+# setup_4k: for the 4 KiB GET benchmarks: wrk is there, DURATION is set, $WORK/www/obj4k holds 4 KiB.
+setup_4k() {
+    DURATION=${BENCH_WRK_SECONDS:-10}
+    command -v wrk >/dev/null || die "wrk not found (bash scripts/setup.sh bench)"
+    mkdir -p "$WORK/www"
+    head -c 4096 /dev/urandom >"$WORK/www/obj4k"
+}
+
 # drop_caches: `sync; echo 3 > /proc/sys/vm/drop_caches`; fails (quietly) where that is not
 # writable (not root, or a read-only /proc/sys in a container).
 drop_caches() { sync && { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; }

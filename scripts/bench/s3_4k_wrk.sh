@@ -7,12 +7,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DURATION=${BENCH_WRK_SECONDS:-10}
-command -v wrk >/dev/null || die "wrk not found (bash scripts/setup.sh bench)"
-
+setup_4k
 echo "s3_4k_wrk: 4 KiB S3 GETs, wrk -t2 -c16 -d${DURATION}s, aisfs vs nginx, and moto for context (median of $RUNS runs each)"
-mkdir -p "$WORK/www"
-head -c 4096 /dev/urandom >"$WORK/www/obj4k"
 
 start_server "$WORK/data"
 start_moto

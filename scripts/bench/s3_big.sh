@@ -46,15 +46,10 @@ for side in "${SIDES[@]}"; do
     HEAD_URL[$side]=$(sed -n 3p <<<"$urls")
     DEL_URL[$side]=$(sed -n 4p <<<"$urls")
 done
-DATA_FILE=$(data_file "$WORK/data" big/get.bin)
-[[ $(stat -c %s "$DATA_FILE") -eq $SIZE ]] || die "data file $DATA_FILE is not $SIZE bytes"
+DATA_FILE=$(sized_data_file "$WORK/data" big/get.bin "$SIZE")
 log "aisfs data file of big/get.bin: $DATA_FILE"
 
-get_curl() {
-    local got
-    got=$(curl -fsS -o /dev/null -w '%{size_download}' "${GET_URL[$1]}")
-    [[ "$got" -eq $SIZE ]] || die "$1: GET returned $got bytes, want $SIZE"
-}
+get_curl() { get_checked "${GET_URL[$1]}" "$SIZE"; }
 # To stdout, thrown away as curl's: awscli still fetches 8 MiB ranges 10 at a time. moto answers
 # each range by reading the whole object from its temp file and slicing it (FakeKey.value), so its
 # awscli GET time grows with the square of the size (~2 s at 128 MiB here, ~100 s expected at 1 GiB).
