@@ -49,6 +49,9 @@ class MountConfig:
     create_bucket: bool = False
     direct_io: bool = False
     max_tasks: int = 64
+    # Idle request tasks kept waiting: with 1, pyfuse3 starts and ends a task for nearly every request
+    # under load (4 threads reading small files: ~14% more daemon CPU per file than with 8).
+    min_tasks: int = 8
     extra_options: list[str] = field(default_factory=list)
 
 
@@ -173,7 +176,7 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
                 else:
                     http_done.set()
                 nursery.start_soon(when_mounted)
-                await pyfuse3.main(min_tasks=1, max_tasks=cfg.max_tasks)
+                await pyfuse3.main(min_tasks=cfg.min_tasks, max_tasks=cfg.max_tasks)
                 stop_http.set()  # in-flight S3/REST requests may finish
                 with trio.move_on_after(HTTP_GRACE_SECONDS):
                     await http_done.wait()
