@@ -257,8 +257,10 @@ class Completion:
 
 
 def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]], *,
-                   cond: WriteCondition | None = None, verify: dict[str, str] | None = None) -> Completion:
-    """Validate the client's part list (number, ETag) against the stored parts; nothing is written.
+                   cond: WriteCondition | None = None, verify: dict[str, str] | None = None,
+                   part_checksums: dict[int, dict[str, str]] | None = None) -> Completion:
+    """Validate the client's part list (number, ETag, and the part's checksum in the upload's algorithm
+    where both sides have one) against the stored parts; nothing is written.
 
     `cond` is checked now (so a failure is a plain error, not one inside a streamed answer) and again
     at commit; `verify` (type -> hex) is checked against the assembled object where it is full-object."""
@@ -276,9 +278,12 @@ def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
                                    "specified in order by part number.")
         prev = num
         r = have.get(num)
-        if r is None or etag.strip().strip('"').lower() != r[4]:
+        claimed = (part_checksums or {}).get(num, {}).get(up.meta.get("algo") or "", "")
+        if (r is None or etag.strip().strip('"').lower() != r[4]
+                or claimed and r[6] and not _same_b64(claimed, r[6])):
             raise InvalidPart(f"One or more of the specified parts could not be found (part {num}). The part may "
-                              "not have been uploaded, or the specified entity tag may not match the part's.")
+                              "not have been uploaded, or the specified entity tag (or checksum) may not match "
+                              "the part's.")
         if r[3] < MIN_PART and i != len(wanted) - 1:
             raise EntityTooSmall(f"part {num} is {r[3]} bytes; every part but the last must be at least {MIN_PART}")
         chosen.append(r)
@@ -337,6 +342,13 @@ async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
         pass
     assert c.meta is not None
     return c.meta
+
+
+def _same_b64(a: str, b: str) -> bool:
+    try:
+        return base64.b64decode(a, validate=True) == base64.b64decode(b)
+    except ValueError:
+        return False
 
 
 def _full_checksum(wf: WorkFile, algo: str, claimed: str) -> str:

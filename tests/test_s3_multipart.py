@@ -60,7 +60,8 @@ def test_upload_complete_and_read_parts(s3: Any, s3_srv: Server) -> None:
     # rule breaking completions leave the upload in place
     for bad, want in (([etags[1], etags[0], etags[2]], "InvalidPartOrder"),
                       ([{**etags[0], "ETag": '"00000000000000000000000000000000"'}], "InvalidPart"),
-                      ([etags[0], {"PartNumber": 9, "ETag": etags[1]["ETag"]}], "InvalidPart")):
+                      ([etags[0], {"PartNumber": 9, "ETag": etags[1]["ETag"]}], "InvalidPart"),
+                      ([{**etags[0], "ChecksumCRC32": etags[1]["ChecksumCRC32"]}, *etags[1:]], "InvalidPart")):
         with pytest.raises(ClientError) as e:
             s3.complete_multipart_upload(Bucket="mpu", Key="obj", UploadId=uid, MultipartUpload={"Parts": bad})
         assert error_code(e) == want

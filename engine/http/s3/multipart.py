@@ -115,20 +115,26 @@ async def _upload_part_copy(eng: "Engine", ctx: Ctx, upload_id: str, number: int
         el("LastModified", iso8601(part.mtime_ns)), el("ETag", f'"{part.md5}"')]))
 
 
+PART_CHECKSUM_TYPES = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")  # <ChecksumCRC32> ... in a <Part>
+
+
 async def complete(eng: "Engine", ctx: Ctx) -> Response:
     cond = write_condition(ctx)
     root = xml.parse(await read_small_body(ctx, xml.MAX_XML, body_checksums=False))
     if root.tag != "CompleteMultipartUpload":
         raise xml.MalformedXML("expected a <CompleteMultipartUpload> document")
-    wanted = []
+    wanted, part_sums = [], {}
     for p in root.findall("Part"):
         try:
-            wanted.append((int(xml.text(p, "PartNumber")), xml.text(p, "ETag")))
+            num = int(xml.text(p, "PartNumber"))
         except ValueError:
             raise xml.MalformedXML("PartNumber must be an integer") from None
+        wanted.append((num, xml.text(p, "ETag")))
+        part_sums[num] = {algo: v for algo in PART_CHECKSUM_TYPES if (v := xml.text(p, f"Checksum{algo.upper()}"))}
     # x-amz-checksum-<algo> here is the whole object's (a COMPOSITE "-N" value is not checked)
     claims = {a: b64_to_hex(v, a) for a, v in sent_checksums(ctx).items() if "-" not in v}
-    c = mpu.check_complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted, cond=cond, verify=claims)
+    c = mpu.check_complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted, cond=cond, verify=claims,
+                           part_checksums=part_sums)
     versioned = bool(s3_versioning(eng.bucket_props(ctx.bucket)))
     if c.size > (STREAM_ABOVE_VERSIONED if versioned else STREAM_ABOVE):
         return Response(200, list(XML), _streamed(eng, ctx, c))
