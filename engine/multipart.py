@@ -84,6 +84,7 @@ class Part:
     md5: str          # hex; the part's ETag
     mtime_ns: int
     checksum: str     # base64 of the part's x-amz-checksum-<algo>, "" if none
+    algo: str = ""    # which algorithm `checksum` is (where the caller needs to name it)
 
 
 def _db(eng: "Engine") -> sqlite3.Connection:
@@ -120,7 +121,7 @@ async def create(eng: "Engine", bucket: str, key: str, *, content_type: str = ""
 
 
 async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, wf: WorkFile,
-                      checksum: str) -> Part:
+                      checksum: str, algo: str = "") -> Part:
     """Commit a finished part file and index it, replacing an earlier upload of the same part."""
     _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)  # aborted meanwhile?
     md5 = wf.hasher.hexdigest("md5")
@@ -132,7 +133,7 @@ async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
                (upload_id, number, wf.mp.id, fid, wf.size, md5, now, checksum))
     if old:
         eng._unlink_files([tuple(old)])
-    return Part(number, wf.size, md5, now, checksum)
+    return Part(number, wf.size, md5, now, checksum, algo if checksum else "")
 
 
 async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, body: AsyncIterable[bytes],
@@ -157,10 +158,12 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
 
 
 async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, reader: Any,
-                           offset: int, length: int, *, checksum_algo: str = "") -> Part:
-    """A part copied from (a range of) another object, opened by the caller as `reader`."""
+                           offset: int, length: int) -> Part:
+    """A part copied from (a range of) another object, opened by the caller as `reader`; its checksum is
+    computed in the upload's algorithm, as the client would have sent it for an uploaded part."""
     _check_part_number(number)
-    _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    _, bid, up = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    checksum_algo = up.meta.get("algo") or ""
     eng._check_space()
     wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *([checksum_algo] if checksum_algo else [])})
     try:
@@ -169,7 +172,7 @@ async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str,
         checksum = ""
         if checksum_algo:
             checksum = base64.b64encode(bytes.fromhex(wf.hasher.hexdigest(checksum_algo))).decode()
-        return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
+        return await _store_part(eng, bucket, key, upload_id, number, wf, checksum, checksum_algo)
     except BaseException:
         wf.abort()
         raise

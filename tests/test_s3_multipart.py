@@ -7,6 +7,7 @@ import time
 import zlib
 from typing import Any
 
+import crc32c
 import httpx
 import pytest
 from awscrt.checksums import crc64nvme
@@ -203,3 +204,26 @@ def test_full_object_checksums(s3: Any) -> None:
         with pytest.raises(ClientError) as e:
             s3.create_multipart_upload(Bucket="mpu", Key="no", ChecksumAlgorithm=algo, ChecksumType=kind)
         assert error_code(e) == "InvalidRequest"
+
+
+def test_upload_part_copy_has_the_uploads_checksum(s3: Any) -> None:
+    """A copied part gets its checksum in the upload's algorithm, so the object gets the COMPOSITE checksum
+    a client computes from the parts, as if every part had been uploaded."""
+    src = random_bytes(6 * MiB)
+    s3.put_object(Bucket="mpu", Key="csrc", Body=src)
+    uid = s3.create_multipart_upload(Bucket="mpu", Key="ccopy", ChecksumAlgorithm="CRC32C")["UploadId"]
+    pieces = [src[:5 * MiB], src[5 * MiB:]]
+    parts = []
+    for i, (first, piece) in enumerate(((0, pieces[0]), (5 * MiB, pieces[1])), 1):
+        r = s3.upload_part_copy(Bucket="mpu", Key="ccopy", UploadId=uid, PartNumber=i, CopySource="mpu/csrc",
+                                CopySourceRange=f"bytes={first}-{first + len(piece) - 1}")["CopyPartResult"]
+        want = base64.b64encode(crc32c.crc32c(piece).to_bytes(4, "big")).decode()
+        assert r["ChecksumCRC32C"] == want
+        parts.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumCRC32C": want})
+    listed = s3.list_parts(Bucket="mpu", Key="ccopy", UploadId=uid)["Parts"]
+    assert [p["ChecksumCRC32C"] for p in listed] == [p["ChecksumCRC32C"] for p in parts]
+    s3.complete_multipart_upload(Bucket="mpu", Key="ccopy", UploadId=uid, MultipartUpload={"Parts": parts})
+    head = s3.head_object(Bucket="mpu", Key="ccopy", ChecksumMode="ENABLED")
+    combined = crc32c.crc32c(b"".join(base64.b64decode(p["ChecksumCRC32C"]) for p in parts))
+    assert head["ChecksumCRC32C"] == base64.b64encode(combined.to_bytes(4, "big")).decode() + "-2"
+    assert s3.get_object(Bucket="mpu", Key="ccopy")["Body"].read() == src

@@ -111,8 +111,9 @@ async def _upload_part_copy(eng: "Engine", ctx: Ctx, upload_id: str, number: int
             n = end - off + 1
         part = await mpu.upload_part_copy(eng, ctx.bucket, ctx.key, upload_id, number, reader, off, n)
     h = [("x-amz-copy-source-version-id", svid)] if svid else []
+    ck = [el(f"Checksum{part.algo.upper()}", part.checksum)] if part.algo else []
     return Response(200, [*XML, *h], xml.doc("CopyPartResult", [
-        el("LastModified", iso8601(part.mtime_ns)), el("ETag", f'"{part.md5}"')]))
+        el("LastModified", iso8601(part.mtime_ns)), el("ETag", f'"{part.md5}"'), *ck]))
 
 
 PART_CHECKSUM_TYPES = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")  # <ChecksumCRC32> ... in a <Part>
