@@ -136,3 +136,33 @@ def test_many_threads_read_and_write(m: Mount) -> None:
              for _ in range(4)]
     sums = {p.communicate(timeout=60)[0].split()[0] for p in procs}
     assert len(sums) == 1
+
+
+def test_git_init_commit_and_clone_into_the_mount(m: Mount, tmp_path: Path) -> None:
+    """git's lock files (create O_EXCL, write, rename; on error close and unlink) and its probe files work:
+    clones into the mount succeed, leave no stray lock or temp files, and pass fsck."""
+    src = tmp_path / "src"
+    src.mkdir()
+    git = ("git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main")
+    run(*git, "init", "-q", cwd=src)
+    make_tree(src / "tree")
+    run(*git, "add", "-A", cwd=src)
+    run(*git, "commit", "-qm", "first", cwd=src)
+    (src / "top.txt").write_text("second\n")
+    run(*git, "add", "-A", cwd=src)
+    run(*git, "commit", "-qm", "second", cwd=src)
+    known = {"HEAD", "branches", "config", "description", "hooks", "index", "info", "logs", "objects",
+             "packed-refs", "refs"}
+    for i in range(5):
+        dst = m.path(f"clone{i}")
+        r = subprocess.run(["git", "clone", "-q", str(src), str(dst)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and "error" not in r.stderr, r.stderr
+        assert set(os.listdir(dst / ".git")) <= known, sorted(set(os.listdir(dst / ".git")) - known)
+        run("git", "fsck", "--no-progress", cwd=dst)
+        assert run("git", "status", "--porcelain", cwd=dst) == ""
+        assert (dst / "top.txt").read_text() == "second\n"
+    # work inside the mount too: commit, then the log shows it
+    (m.path("clone0") / "new.txt").write_text("new\n")
+    run(*git, "add", "new.txt", cwd=m.path("clone0"))
+    run(*git, "commit", "-qm", "in the mount", cwd=m.path("clone0"))
+    assert run("git", "log", "--format=%s", cwd=m.path("clone0")).split("\n")[:3] == ["in the mount", "second", "first"]

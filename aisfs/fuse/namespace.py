@@ -76,8 +76,9 @@ class NamespaceOps:
         node = self.inodes.find(bucket, key)
         st = self._live_state(node) if node is not None else None
         if st is not None:
-            st.deleted = True  # still readable and writable through open handles; never committed
-            st.abandon_upload()
+            async with st.lock:  # a commit in flight (a close from another process) lands first, then goes
+                st.deleted = True  # still readable and writable through open handles; never committed again
+                st.abandon_upload()
         if await self.b.head(bucket, key) is not None:
             await self.b.delete(bucket, key)
         self.inodes.detach(bucket, key)
