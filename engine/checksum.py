@@ -10,7 +10,8 @@ import xxhash
 from awscrt import checksums as _crt
 
 CKSUM_TYPES = ("none", "xxhash", "xxhash2", "md5", "crc32c", "sha256", "sha512")
-VERIFY_TYPES = CKSUM_TYPES + ("sha1", "crc32", "crc64nvme")
+# S3 clients name XXH64, XXH3-64 and XXH3-128 xxhash64, xxhash3 and xxhash128 (x-amz-checksum-xxhash3, ...)
+VERIFY_TYPES = CKSUM_TYPES + ("sha1", "crc32", "crc64nvme", "xxhash64", "xxhash3", "xxhash128")
 
 
 class Hasher(Protocol):
@@ -42,7 +43,8 @@ class _Crc:
         return self._v.to_bytes(self._width, "big")
 
 
-# Types an object can be stored with; `sha1`, `crc32` and `crc64nvme` exist only to verify what S3 clients send.
+# Types an object can be stored with; `sha1`, `crc32`, `crc64nvme` and `xxhash64/3/128` exist only to verify
+# what S3 clients send.
 def new_hasher(cksum_type: str) -> Hasher:
     """A fresh hasher; `xxhash` is XXH3-64 (the fastest here), `xxhash2` is XXH64."""
     match cksum_type:
@@ -64,6 +66,12 @@ def new_hasher(cksum_type: str) -> Hasher:
             return hashlib.sha1(usedforsecurity=False)
         case "crc32":
             return _Crc(zlib.crc32, 4)
+        case "xxhash64":
+            return xxhash.xxh64()
+        case "xxhash3":
+            return xxhash.xxh3_64()
+        case "xxhash128":
+            return xxhash.xxh3_128()
         case "crc64nvme":
             return _Crc(_crt.crc64nvme, 8)  # CRC-64/NVME, by AWS's own C runtime
     raise ValueError(f"unknown checksum type {cksum_type!r}")

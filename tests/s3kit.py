@@ -31,6 +31,12 @@ def client(endpoint: str, *, access: str = ACCESS, secret: str = SECRET, **confi
                         region_name=REGION, config=Config(s3={"addressing_style": "path"}, **config))
 
 
+def no_retries(s3: Any) -> Any:
+    """The same client, but a refused request fails at once: botocore retries some errors (BadDigest among
+    them) with back-off, ~8 s before the error reaches the test."""
+    return client(s3.meta.endpoint_url, retries={"total_max_attempts": 1})
+
+
 class _FixedPayload(S3SigV4Auth):
     """botocore's SigV4 signer, signing the payload hash we choose (streaming, unsigned, or a lie)."""
 

@@ -5,14 +5,15 @@ import base64
 import datetime as dt
 import hashlib
 import io
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import pytest
+import xxhash
 from awscrt.checksums import crc64nvme
 from botocore.exceptions import ClientError
 
-from s3kit import client, error_code, iter_keys, random_bytes
+from s3kit import client, error_code, iter_keys, no_retries, random_bytes
 from support import Server
 
 
@@ -202,7 +203,8 @@ def test_crc64nvme_put_and_transfer_manager(s3: Any) -> None:
     g = s3.get_object(Bucket="c64", Key="one", ChecksumMode="ENABLED")   # botocore checks the body against it
     assert g["Body"].read() == data and g["ChecksumCRC64NVME"] == want
     with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket="c64", Key="bad", Body=data, ChecksumCRC64NVME=base64.b64encode(bytes(8)).decode())
+        no_retries(s3).put_object(Bucket="c64", Key="bad", Body=data,
+                                  ChecksumCRC64NVME=base64.b64encode(bytes(8)).decode())
     assert error_code(e) == "BadDigest"
     # the transfer manager's multipart upload gets S3's FULL_OBJECT crc64nvme of the whole object
     big = random_bytes(20 << 20)
@@ -212,6 +214,34 @@ def test_crc64nvme_put_and_transfer_manager(s3: Any) -> None:
     assert h["ChecksumCRC64NVME"] == base64.b64encode(crc64nvme(big).to_bytes(8, "big")).decode()
     out = io.BytesIO()
     s3.download_fileobj("c64", "big", out, ExtraArgs={"ChecksumMode": "ENABLED"})
+    assert out.getvalue() == big
+
+
+@pytest.mark.parametrize("algo,digest", [
+    ("SHA512", lambda d: hashlib.sha512(d).digest()),
+    ("XXHASH64", lambda d: xxhash.xxh64(d).digest()),
+    ("XXHASH3", lambda d: xxhash.xxh3_64(d).digest()),
+    ("XXHASH128", lambda d: xxhash.xxh3_128(d).digest()),
+])
+def test_newer_checksum_algorithms(s3: Any, algo: str, digest: Callable[[bytes], bytes]) -> None:
+    """botocore's newer flexible checksums: verified on PUT (a wrong one is BadDigest), stored, and returned on
+    GET with ChecksumMode, where botocore checks the body against them; also as a multipart upload's algorithm."""
+    bucket = f"ck-{algo.lower()}"
+    s3.create_bucket(Bucket=bucket)
+    data = random_bytes(200_000)
+    want = base64.b64encode(digest(data)).decode()
+    r = s3.put_object(Bucket=bucket, Key="one", Body=data, ChecksumAlgorithm=algo)
+    assert r[f"Checksum{algo}"] == want
+    g = s3.get_object(Bucket=bucket, Key="one", ChecksumMode="ENABLED")
+    assert g["Body"].read() == data and g[f"Checksum{algo}"] == want
+    wrong = base64.b64encode(bytes(len(digest(b"")))).decode()
+    with pytest.raises(ClientError) as e:
+        no_retries(s3).put_object(Bucket=bucket, Key="bad", Body=data, **{f"Checksum{algo}": wrong})
+    assert error_code(e) == "BadDigest"
+    big = random_bytes(12 << 20)
+    s3.upload_fileobj(io.BytesIO(big), bucket, "big", ExtraArgs={"ChecksumAlgorithm": algo})
+    out = io.BytesIO()
+    s3.download_fileobj(bucket, "big", out, ExtraArgs={"ChecksumMode": "ENABLED"})
     assert out.getvalue() == big
 
 

@@ -16,7 +16,7 @@ from .auth import ALGO, EMPTY_SHA256, Identity, hmac_hex
 from .errors import InvalidRequest, SignatureDoesNotMatch
 
 MAX_LINE = 4096
-S3_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+S3_CHECKSUMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256", "sha512", "md5", "xxhash64", "xxhash3", "xxhash128")
 
 
 def b64_to_hex(value: str, algo: str) -> str:
@@ -25,7 +25,8 @@ def b64_to_hex(value: str, algo: str) -> str:
         raw = base64.b64decode(value.strip(), validate=True)
     except ValueError:
         raise InvalidRequest(f"x-amz-checksum-{algo}: not valid base64") from None
-    want = {"crc32": 4, "crc32c": 4, "crc64nvme": 8, "sha1": 20, "sha256": 32, "md5": 16}[algo]
+    want = {"crc32": 4, "crc32c": 4, "crc64nvme": 8, "sha1": 20, "sha256": 32, "sha512": 64, "md5": 16,
+            "xxhash64": 8, "xxhash3": 8, "xxhash128": 16}[algo]
     if len(raw) != want:
         raise InvalidRequest(f"x-amz-checksum-{algo}: expected {want} bytes of digest, got {len(raw)}")
     return raw.hex()

@@ -116,8 +116,6 @@ async def _upload_part_copy(eng: "Engine", ctx: Ctx, upload_id: str, number: int
         el("LastModified", iso8601(part.mtime_ns)), el("ETag", f'"{part.md5}"'), *ck]))
 
 
-PART_CHECKSUM_TYPES = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")  # <ChecksumCRC32> ... in a <Part>
-
 
 async def complete(eng: "Engine", ctx: Ctx) -> Response:
     cond = write_condition(ctx)
@@ -131,7 +129,7 @@ async def complete(eng: "Engine", ctx: Ctx) -> Response:
         except ValueError:
             raise xml.MalformedXML("PartNumber must be an integer") from None
         wanted.append((num, xml.text(p, "ETag")))
-        part_sums[num] = {algo: v for algo in PART_CHECKSUM_TYPES if (v := xml.text(p, f"Checksum{algo.upper()}"))}
+        part_sums[num] = {algo: v for algo in S3_CHECKSUMS if (v := xml.text(p, f"Checksum{algo.upper()}"))}
     # x-amz-checksum-<algo> here is the whole object's (a COMPOSITE "-N" value is not checked)
     claims = {a: b64_to_hex(v, a) for a, v in sent_checksums(ctx).items() if "-" not in v}
     c = mpu.check_complete(eng, ctx.bucket, ctx.key, ctx.q.get("uploadId", ""), wanted, cond=cond, verify=claims,
