@@ -5,6 +5,8 @@ import errno
 import os
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -378,3 +380,34 @@ def test_unlinked_open_file_and_new_file_at_same_name(d: Path) -> None:
         w.write(b"def")
         assert os.fstat(w.fileno()).st_size == 6
     assert not (d / "w").exists()
+
+
+RENAME_OVER_A_CLOSING_FILE = r"""
+import os, sys, time
+d = sys.argv[1]
+with open(f"{d}/src", "wb") as f:
+    f.write(b"new content")
+fd = os.open(f"{d}/dst", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+block = os.urandom(1 << 20)
+for _ in range(256):
+    os.write(fd, block)
+pid = os.fork()
+if pid == 0:        # another process closes the file: its upload (~70 ms here) is in flight ...
+    os.close(fd)
+    os._exit(0)
+time.sleep(0.01)
+os.rename(f"{d}/src", f"{d}/dst")   # ... while this one replaces it
+os.waitpid(pid, 0)
+os.close(fd)
+"""
+
+
+def test_rename_over_a_file_another_process_is_closing(d: Path) -> None:
+    """The replaced file's upload, still in flight, lands first and never after: the new content stays."""
+    r = subprocess.run([sys.executable, "-c", RENAME_OVER_A_CLOSING_FILE, str(d)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (d / "dst").read_bytes() == b"new content"
+    assert not (d / "src").exists()
+    time.sleep(1.2)   # past the metadata TTL: what the store holds, not the kernel's cache
+    assert (d / "dst").read_bytes() == b"new content" and sorted(os.listdir(d)) == ["dst"]

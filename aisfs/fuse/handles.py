@@ -135,26 +135,29 @@ class WriteState:
         Durable once it returns, as the engine fsyncs object data before indexing it.
         """
         async with self.lock:
-            if not self.dirty or self.deleted:
-                if self.upload is not None and self.deleted:
-                    self._stop_streaming()
+            await self.commit_locked(backend)
+
+    async def commit_locked(self, backend: Backend) -> None:
+        """`commit` for a caller that holds `lock` (a rename: no commit may land under the old name)."""
+        if not self.dirty or self.deleted:
+            if self.upload is not None and self.deleted:
+                self._stop_streaming()
+            return
+        gen, size = self.gen, self.size
+        up, self.upload = self.upload, None
+        self.streamable = False
+        if up is not None:
+            meta = await up.finish() if up.pos == size else None
+            if meta is None:
+                up.abort()
+            else:
+                if up.custom != self.custom:  # chmod/utimes while it streamed (cp -a does that before close)
+                    meta = await backend.update_meta(self.bucket, self.key, dict(self.custom))
+                self.meta = meta
+                self.dirty = self.gen != gen
                 return
-            gen, size = self.gen, self.size
-            up, self.upload = self.upload, None
-            self.streamable = False
-            if up is not None:
-                meta = await up.finish() if up.pos == size else None
-                if meta is None:
-                    up.abort()
-                else:
-                    if up.custom != self.custom:  # chmod/utimes while it streamed (cp -a does that before close)
-                        meta = await backend.update_meta(self.bucket, self.key, dict(self.custom))
-                    self.meta = meta
-                    self.dirty = self.gen != gen
-                    return
-            self.meta = await backend.put(self.bucket, self.key, self._body(size), size=size,
-                                          custom=dict(self.custom))
-            self.dirty = self.gen != gen
+        self.meta = await backend.put(self.bucket, self.key, self._body(size), size=size, custom=dict(self.custom))
+        self.dirty = self.gen != gen
 
     def close(self) -> None:
         self._stop_streaming()

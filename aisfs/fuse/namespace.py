@@ -1,6 +1,7 @@
 """Namespace-changing FUSE ops: mkdir, rmdir, unlink, symlinks, links, rename (rules in docs/semantics.md)."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import stat
 from typing import TYPE_CHECKING
@@ -148,16 +149,23 @@ class NamespaceOps:
     async def _rename_file(self: "AisOps", bucket: str, src: str, dst: str, rd: Resolved | None) -> None:
         if rd is not None and rd[0] == "dir":
             raise fail(errno.EISDIR)
-        node = self.inodes.find(bucket, src)
+        node, target = self.inodes.find(bucket, src), self.inodes.find(bucket, dst)
         st = self._live_state(node) if node is not None else None
-        if st is not None:
-            await st.commit(self.b)  # the object must exist to be renamed; the handle goes on writing `dst`
-        target = self.inodes.find(bucket, dst)
-        await self.b.rename(bucket, src, dst)
-        if target is not None and (tst := self._live_state(target)) is not None:
-            tst.deleted = True  # the replaced file lives on only in its open handles
-        if st is not None:
-            st.key = dst
+        tst = self._live_state(target) if target is not None else None
+        # Both files' commit locks, in inode order: a close (from another process) may not commit either
+        # name while it changes hands, or the renamed or replaced object would come back afterwards.
+        held = sorted((n.ino, s) for n, s in ((node, st), (target, tst)) if n is not None and s is not None)
+        async with contextlib.AsyncExitStack() as locks:
+            for _, s in held:
+                await locks.enter_async_context(s.lock)
+            if st is not None:
+                await st.commit_locked(self.b)  # the object must exist to be renamed; the handle goes on writing `dst`
+            await self.b.rename(bucket, src, dst)
+            if tst is not None:
+                tst.deleted = True  # the replaced file lives on only in its open handles
+                tst.abandon_upload()
+            if st is not None:
+                st.key = dst
         self.inodes.move(bucket, src, dst, is_dir=False)
 
     async def _rename_dir(self: "AisOps", bucket: str, src: str, dst: str, rd: Resolved | None) -> None:
