@@ -2,11 +2,12 @@
 at flush/fsync (one PUT), so random writes, truncate and append all work on any object."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterable
 
 import trio
 
@@ -164,6 +165,16 @@ class WriteState:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+@contextlib.asynccontextmanager
+async def holding_commits(states: Iterable[tuple[int, WriteState]]) -> AsyncIterator[None]:
+    """Hold these files' commit locks, taken in inode order so two renames never wait on each other in a
+    cycle: while a name changes hands no close (from any process) can commit under the old one."""
+    async with contextlib.AsyncExitStack() as stack:
+        for _, st in sorted(states, key=lambda pair: pair[0]):
+            await stack.enter_async_context(st.lock)
+        yield
 
 
 @dataclass(slots=True)

@@ -1,7 +1,6 @@
 """Namespace-changing FUSE ops: mkdir, rmdir, unlink, symlinks, links, rename (rules in docs/semantics.md)."""
 from __future__ import annotations
 
-import contextlib
 import errno
 import stat
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ import trio
 
 from .attrs import MODE, SYMLINK, make_attr
 from .errnos import fail, fuse_op
+from .handles import holding_commits
 
 if TYPE_CHECKING:
     from .ops import AisOps, Resolved
@@ -152,12 +152,8 @@ class NamespaceOps:
         node, target = self.inodes.find(bucket, src), self.inodes.find(bucket, dst)
         st = self._live_state(node) if node is not None else None
         tst = self._live_state(target) if target is not None else None
-        # Both files' commit locks, in inode order: a close (from another process) may not commit either
-        # name while it changes hands, or the renamed or replaced object would come back afterwards.
-        held = sorted((n.ino, s) for n, s in ((node, st), (target, tst)) if n is not None and s is not None)
-        async with contextlib.AsyncExitStack() as locks:
-            for _, s in held:
-                await locks.enter_async_context(s.lock)
+        pairs = [(n.ino, s) for n, s in ((node, st), (target, tst)) if n is not None and s is not None]
+        async with holding_commits(pairs):  # or an upload in flight brings either old object back afterwards
             if st is not None:
                 await st.commit_locked(self.b)  # the object must exist to be renamed; the handle goes on writing `dst`
             await self.b.rename(bucket, src, dst)
@@ -177,18 +173,19 @@ class NamespaceOps:
         if dst.startswith(src + "/"):
             raise fail(errno.EINVAL)
         marker = rd[1] if rd is not None else None
-        if marker is not None:
-            await self.b.delete(bucket, dst + "/")
-        try:
-            await self.b.rename_prefix(bucket, src + "/", dst + "/")
-        except BaseException:
-            if marker is not None:  # the move was refused: the empty target directory stays as it was
-                with trio.CancelScope(shield=True):
-                    await self.b.put(bucket, dst + "/", b"", size=0, custom=marker.custom)
-            raise
         pre = src + "/"
-        for st in self.states.values():
-            if st.bucket == bucket and st.key.startswith(pre):
+        inside = [(ino, st) for ino, st in self.states.items() if st.bucket == bucket and st.key.startswith(pre)]
+        async with holding_commits(inside):
+            if marker is not None:
+                await self.b.delete(bucket, dst + "/")
+            try:
+                await self.b.rename_prefix(bucket, pre, dst + "/")
+            except BaseException:
+                if marker is not None:  # the move was refused: the empty target directory stays as it was
+                    with trio.CancelScope(shield=True):
+                        await self.b.put(bucket, dst + "/", b"", size=0, custom=marker.custom)
+                raise
+            for _, st in inside:
                 st.abandon_upload()  # it streams to the old name; the staged copy goes to the new one
                 st.key = dst + "/" + st.key[len(pre):]
         self.inodes.move(bucket, src, dst, is_dir=True)
