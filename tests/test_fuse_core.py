@@ -411,3 +411,36 @@ def test_rename_over_a_file_another_process_is_closing(d: Path) -> None:
     assert not (d / "src").exists()
     time.sleep(1.2)   # past the metadata TTL: what the store holds, not the kernel's cache
     assert (d / "dst").read_bytes() == b"new content" and sorted(os.listdir(d)) == ["dst"]
+
+
+TRUNCATE_A_CLOSING_FILE = r"""
+import os, sys, time
+d = sys.argv[1]
+fd = os.open(f"{d}/f", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+block = os.urandom(1 << 20)
+os.pwrite(fd, block, 255 << 20)   # written out of order: the close uploads the staged copy
+for i in range(255):
+    os.pwrite(fd, block, i << 20)
+pid = os.fork()
+if pid == 0:        # another process closes the file: its upload is in flight ...
+    try:
+        os.close(fd)
+    except OSError as e:
+        os._exit(e.errno)
+    os._exit(0)
+time.sleep(0.01)
+os.truncate(f"{d}/f", 5)   # ... while this one truncates it
+_, status = os.waitpid(pid, 0)
+os.close(fd)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_truncate_while_another_process_is_closing(d: Path) -> None:
+    """Both succeed, in either order: the close does not fail, and the file ends truncated."""
+    r = subprocess.run([sys.executable, "-c", TRUNCATE_A_CLOSING_FILE, str(d)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"the other process's close failed: errno {r.returncode} {r.stderr}"
+    assert (d / "f").stat().st_size == 5
+    time.sleep(1.2)   # past the metadata TTL: what the store holds
+    assert (d / "f").stat().st_size == 5

@@ -114,6 +114,11 @@ class WriteState:
     def read(self, offset: int, size: int) -> bytes:
         return os.pread(self.fd, size, offset)
 
+    async def resize(self, size: int) -> None:
+        """truncate(2) or O_TRUNC: never while a commit reads the staged copy (it would find it shrunk)."""
+        async with self.lock:
+            await trio.to_thread.run_sync(self.truncate, size)
+
     def truncate(self, size: int) -> None:
         os.ftruncate(self.fd, size)
         self._stop_streaming()

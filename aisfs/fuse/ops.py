@@ -232,13 +232,13 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             raise fail(errno.EISDIR if node.kind == "dir" else errno.EINVAL)
         st = self._live_state(node)
         if st is not None:
-            await trio.to_thread.run_sync(st.truncate, size)
+            await st.resize(size)
             return
         assert node.bucket is not None
         meta = await self.b.head(node.bucket, node.key)
         st = await WriteState.load(self.b, node.bucket, node.key, meta, truncate=size == 0)
         try:
-            await trio.to_thread.run_sync(st.truncate, size)
+            await st.resize(size)
             await st.commit(self.b)
         finally:
             st.close()
@@ -430,7 +430,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 st.nursery = self.nursery
                 self.states[inode] = st
             elif flags & os.O_TRUNC:
-                await trio.to_thread.run_sync(st.truncate, 0)
+                await st.resize(0)
             st.refs += 1
             fh = self._fh()
             self.handles[fh] = Handle(inode, state=st, writable=True)
@@ -458,7 +458,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 st.nursery = self.nursery
                 self.states[node.ino] = st
             elif flags & os.O_TRUNC:
-                await trio.to_thread.run_sync(st.truncate, 0)
+                await st.resize(0)
             st.refs += 1
             fh = self._fh()
             self.handles[fh] = Handle(node.ino, state=st, writable=True)
