@@ -72,7 +72,7 @@ async def decode(body: AsyncIterable[bytes], ident: Identity, *, decoded_length:
     signed = ident.payload_hash.startswith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD") and bool(ident.signing_key)
     algo = trailer.lower().removeprefix("x-amz-checksum-") if trailer else ""
     if algo and algo not in S3_CHECKSUMS:
-        algo = ""   # e.g. S3's newer xxhash3: the trailer is read (and signature-checked) but not verified or stored
+        algo = ""   # a type outside S3_CHECKSUMS: the trailer is read (and signature-checked) but not verified or stored
     hasher = new_hasher(algo) if algo else None
     prev_sig = ident.seed_signature
     r = _Buffered(body)

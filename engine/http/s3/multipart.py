@@ -33,7 +33,7 @@ KEEPALIVE_SECONDS = 5.0
 
 
 def _algo(ctx: Ctx) -> str:
-    """The upload's checksum algorithm; one this face does not take (S3's newer sha512, md5, xxhash*) is not tracked."""
+    """The upload's checksum algorithm, or "" for one outside S3_CHECKSUMS (not tracked)."""
     a = ctx.h("x-amz-checksum-algorithm").lower()
     return a if a in S3_CHECKSUMS else ""
 
