@@ -18,6 +18,7 @@ from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplem
 from .index import Row, row_to_meta
 from .jobs import Job
 from .meta import ObjectMeta, make_etag
+from .staged import StagedFile
 from .workfile import WorkFile
 
 if TYPE_CHECKING:
@@ -145,6 +146,27 @@ class ObjectOps:
         except BaseException:
             wf.abort()
             raise
+
+    def new_staged(self: "Engine", bucket: str, key: str) -> StagedFile:
+        """A file to build an object in place (a mount's open file), on the mountpath the key belongs to."""
+        props, bid = self._bucket(bucket, ACCESS_PUT)
+        return StagedFile(self.mountpaths.place(bid, key), props["checksum"]["type"])
+
+    async def put_staged(self: "Engine", bucket: str, key: str, staged: StagedFile, *,
+                         custom: dict[str, str] | None = None) -> ObjectMeta:
+        """Make a staged file the object's new version without copying it: hashed (what the running
+        checksum has not covered), made durable, then renamed and indexed like any PUT."""
+        props, bid = self._bucket(bucket, ACCESS_PUT)
+        names.check_key(key)
+        if staged.sealed:
+            raise BadRequest("this staged file is already an object's data; stage a successor")
+        if staged.size > MAX_OBJECT_SIZE:
+            raise EntityTooLarge(f"object size {staged.size} exceeds the {MAX_OBJECT_SIZE}-byte limit")
+        self._check_space()
+        await trio.to_thread.run_sync(lambda: staged.finish_sync(props["checksum"]["type"],
+                                                                 fsync=self.config.doc["write_policy"]["fsync"]))
+        return self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
+                            etag=None)
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import AsyncIterable, Callable
+from typing import AsyncIterable
 
 import trio
 
@@ -22,21 +22,29 @@ LOM_XATTR = "user.ais.lom"
 MAX_LOM = 4000
 
 
-def _space_error(e: OSError) -> Exception:
+def space_error(e: OSError) -> Exception:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return OutOfSpace(f"no space left on mountpath: {e.strerror}")
     return e
 
 
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """pwrite(2) until every byte is written (a short write is not an error)."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
 class WorkFile:
-    def __init__(self, mp: Mountpath, hash_types: set[str]) -> None:
+    def __init__(self, mp: Mountpath, hash_types: set[str], *, access: int = os.O_WRONLY) -> None:
         self.mp = mp
         self.fid = mp.new_fid()
         self.path = mp.work_path(self.fid)
         self.hasher = MultiHasher(hash_types)
         self.size = 0
         self._buf = bytearray()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(self.path, access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
     def _write_sync(self, data: bytes | bytearray | memoryview) -> None:
         self.hasher.update(data)
@@ -46,7 +54,7 @@ class WorkFile:
                 n = os.write(self._fd, view)
                 view = view[n:]
         except OSError as e:
-            raise _space_error(e) from e
+            raise space_error(e) from e
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer small pieces; hand big batches to a thread so hashing never stalls the loop."""
@@ -109,20 +117,23 @@ class WorkFile:
             try:
                 await trio.to_thread.run_sync(os.fsync, self._fd)
             except OSError as e:
-                raise _space_error(e) from e
+                raise space_error(e) from e
 
-    def commit(self, lom: bytes, before_rename: Callable[[], None] | None = None) -> str:
+    def commit(self, lom: bytes) -> str:
         """Stamp the metadata copy on the file and rename it into place; returns the data file id."""
+        self._place(lom)
+        os.close(self._fd)
+        self._fd = -1
+        return self.fid
+
+    def _place(self, lom: bytes) -> None:
         if len(lom) <= MAX_LOM:
             try:
                 os.setxattr(self._fd, LOM_XATTR, lom)
             except OSError:
                 pass  # the index is authoritative; the xattr only helps rebuild it
-        os.close(self._fd)
-        self._fd = -1
         self.mp.ensure_fanout(self.fid)
         os.rename(self.path, self.mp.data_path(self.fid))
-        return self.fid
 
     def abort(self) -> None:
         if self._fd >= 0:

@@ -5,6 +5,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -149,3 +150,38 @@ def with_engine(data_dir: Path, fn: Callable[[Any], Awaitable[Any]]) -> Any:
             return await fn(engine)
 
     return trio.run(main)
+
+
+def large_writes_and_fallbacks(d: Path) -> None:
+    """Sequential writes past the remote mode's streaming threshold, then every way out of a sequential
+    write: a write behind the end, chmod + utimes before close, fsync mid-way, unlink while open."""
+    big = os.urandom(12 * 1024 * 1024 + 5)
+    (d / "seq").write_bytes(big)
+    assert (d / "seq").read_bytes() == big
+    with open(d / "back", "wb") as f:  # streaming, then a write behind the end: staged copy wins
+        f.write(big)
+        f.seek(100)
+        f.write(b"PATCH")
+    assert (d / "back").read_bytes() == big[:100] + b"PATCH" + big[105:]
+    with open(d / "meta", "wb") as f:  # chmod + utimes before close, as cp -a does
+        f.write(big)
+        os.fchmod(f.fileno(), 0o640)
+        os.utime(f.fileno(), ns=(1_650_000_000_000_000_000,) * 2)
+    st = os.stat(d / "meta")
+    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_mtime_ns == 1_650_000_000_000_000_000
+    assert (d / "meta").read_bytes() == big
+    with open(d / "synced", "wb") as f:  # fsync mid-way, then more
+        f.write(big)
+        f.flush()
+        os.fsync(f.fileno())
+        assert os.stat(d / "synced").st_size == len(big)
+        f.write(b"tail")
+    assert (d / "synced").read_bytes() == big + b"tail"
+    f = open(d / "gone", "wb")
+    try:
+        f.write(big)
+        os.unlink(d / "gone")
+    finally:
+        f.close()
+    assert not (d / "gone").exists()
+    assert sorted(os.listdir(d)) == ["back", "meta", "seq", "synced"]

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from fuse_support import Mount, cleanup, with_engine
+from fuse_support import Mount, cleanup, large_writes_and_fallbacks, with_engine
 
 
 @pytest.fixture(scope="module")
@@ -316,37 +316,8 @@ def test_closed_file_matches_engine(tmp_path: Path) -> None:
 
 
 def test_streamed_large_writes_and_fallbacks(d: Path) -> None:
-    """Sequential writes past the streaming threshold, then every way out of the stream."""
-    big = os.urandom(12 * 1024 * 1024 + 5)
-    (d / "seq").write_bytes(big)
-    assert (d / "seq").read_bytes() == big
-    with open(d / "back", "wb") as f:  # streaming, then a write behind the end: staged copy wins
-        f.write(big)
-        f.seek(100)
-        f.write(b"PATCH")
-    assert (d / "back").read_bytes() == big[:100] + b"PATCH" + big[105:]
-    with open(d / "meta", "wb") as f:  # chmod + utimes before close, as cp -a does
-        f.write(big)
-        os.fchmod(f.fileno(), 0o640)
-        os.utime(f.fileno(), ns=(1_650_000_000_000_000_000,) * 2)
-    st = os.stat(d / "meta")
-    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_mtime_ns == 1_650_000_000_000_000_000
-    assert (d / "meta").read_bytes() == big
-    with open(d / "synced", "wb") as f:  # fsync mid-way, then more
-        f.write(big)
-        f.flush()
-        os.fsync(f.fileno())
-        assert os.stat(d / "synced").st_size == len(big)
-        f.write(b"tail")
-    assert (d / "synced").read_bytes() == big + b"tail"
-    f = open(d / "gone", "wb")
-    try:
-        f.write(big)
-        os.unlink(d / "gone")
-    finally:
-        f.close()
-    assert not (d / "gone").exists()
-    assert sorted(os.listdir(d)) == ["back", "meta", "seq", "synced"]
+    """Large sequential writes, then every way out of a sequential write (embedded: the staged file)."""
+    large_writes_and_fallbacks(d)
 
 
 def test_name_limits(d: Path) -> None:

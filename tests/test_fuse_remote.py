@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from fuse_support import Mount, cleanup
+from fuse_support import Mount, cleanup, large_writes_and_fallbacks
 from support import Server
 
 
@@ -60,6 +60,25 @@ def test_remote_mount_round_trip(tmp_path: Path) -> None:
         assert os.listdir(m.mnt) == ["ln"]
         m.restart()
         assert os.readlink(m.path("ln")) == "e/rest"
+    finally:
+        m.stop()
+        srv.stop()
+        cleanup(tmp_path)
+
+
+def test_remote_streamed_writes_and_fallbacks(tmp_path: Path) -> None:
+    """Remote mode PUTs a sequential write while it is written; every way out of that falls back to the
+    staged copy, and the server ends up with exactly the bytes written."""
+    srv = Server(tmp_path / "srvdata").start()
+    m = Mount(tmp_path / "m", "rs", "--endpoint", srv.url, "--create-bucket", data_dir=tmp_path / "staging")
+    try:
+        m.start()
+        m.path("d").mkdir()
+        large_writes_and_fallbacks(m.path("d"))
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            seq = c.get("/v1/objects/rs/d/seq").content
+            assert c.get("/v1/objects/rs/d/synced").content == seq + b"tail"
+            assert c.get("/v1/objects/rs/d/gone").status_code == 404
     finally:
         m.stop()
         srv.stop()

@@ -5,7 +5,7 @@ Remote mode implements the same protocol over the `/v1` REST client; the ops nev
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import shutil
 from typing import AsyncIterable, Protocol
 
 import trio
@@ -14,6 +14,8 @@ from engine.bprops import ACCESS_PUT, check_access
 from engine.core import Engine
 from engine.errors import ObjectNotFound
 from engine.meta import ListEntry, ObjectMeta
+from engine.staged import StagedFile
+
 
 class Reader(Protocol):
     """One pinned object version open for reading."""
@@ -25,8 +27,23 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
+class Staging(Protocol):
+    """A file being written through the mount; `sealed` once a commit made it an object's data (then
+    changes go to its `successor`). Blocking methods: the caller picks a thread for large work."""
+
+    fd: int
+    size: int
+    sealed: bool
+
+    def pwrite(self, data: bytes | memoryview, offset: int) -> int: ...
+    def pread(self, size: int, offset: int) -> bytes: ...
+    def truncate(self, size: int) -> None: ...
+    def successor(self) -> "Staging": ...
+    def close(self) -> None: ...
+
+
 class Backend(Protocol):
-    staging_dir: Path
+    streams_writes: bool  # a sequential write is PUT while it is written (else the staging file is the object)
 
     async def list_buckets(self) -> list[str]: ...
     async def bucket_exists(self, bucket: str) -> bool: ...
@@ -40,6 +57,9 @@ class Backend(Protocol):
     async def open_read(self, bucket: str, key: str) -> Reader: ...
     async def put(self, bucket: str, key: str, body: AsyncIterable[bytes] | bytes, *, size: int | None,
                   custom: dict[str, str]) -> ObjectMeta: ...
+    def new_staging(self, bucket: str, key: str) -> Staging: ...
+    async def commit_staged(self, bucket: str, key: str, staging: Staging, *, custom: dict[str, str]
+                            ) -> ObjectMeta: ...
     async def delete(self, bucket: str, key: str) -> None: ...
     async def rename(self, bucket: str, src: str, dst: str) -> None: ...
     async def rename_prefix(self, bucket: str, src: str, dst: str) -> None: ...
@@ -77,14 +97,14 @@ def _cached_pread(fd: int, buf: memoryview, offset: int) -> int:
 
 
 class EmbeddedBackend:
-    """The engine in this process: reads go straight to the data files."""
+    """The engine in this process: reads go straight to the data files, and a file written through the
+    mount is staged on its mountpath and becomes the object's data file at commit, written once."""
+
+    streams_writes = False
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.staging_dir = engine.data_dir / "fuse-staging"
-        self.staging_dir.mkdir(exist_ok=True)
-        for leftover in self.staging_dir.iterdir():  # a crashed mount's staging files
-            leftover.unlink(missing_ok=True)
+        shutil.rmtree(engine.data_dir / "fuse-staging", ignore_errors=True)  # the staging dir of earlier builds
 
     async def list_buckets(self) -> list[str]:
         return [b["name"] for b in await self.engine.list_buckets()]
@@ -122,6 +142,14 @@ class EmbeddedBackend:
     async def put(self, bucket: str, key: str, body: AsyncIterable[bytes] | bytes, *, size: int | None,
                   custom: dict[str, str]) -> ObjectMeta:
         return await self.engine.put_object(bucket, key, body, size=size, custom=custom)
+
+    def new_staging(self, bucket: str, key: str) -> Staging:
+        return self.engine.new_staged(bucket, key)
+
+    async def commit_staged(self, bucket: str, key: str, staging: Staging, *, custom: dict[str, str]
+                            ) -> ObjectMeta:
+        assert isinstance(staging, StagedFile)
+        return await self.engine.put_staged(bucket, key, staging, custom=custom)
 
     async def delete(self, bucket: str, key: str) -> None:
         await self.engine.delete_object(bucket, key)

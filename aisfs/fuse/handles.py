@@ -1,10 +1,9 @@
-"""Open files: read handles pin one object version; writes go to a staging file and become the object
-at flush/fsync (one PUT), so random writes, truncate and append all work on any object."""
+"""Open files: read handles pin one object version; writes go to a staging file that becomes the object
+at flush/fsync, so random writes, truncate and append all work on any object. Embedded, the staging file
+is built on the object's mountpath and becomes its data file (no copy); remote, it is one PUT."""
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Iterable
@@ -14,7 +13,7 @@ import trio
 from engine.meta import ObjectMeta
 
 from .attrs import ATIME, CTIME, MTIME
-from .backend import Backend, Reader
+from .backend import Backend, Reader, Staging
 from .upload import STREAM_MIN, Upload
 
 CHUNK = 4 << 20
@@ -24,19 +23,16 @@ THREAD_WRITE = 256 * 1024  # larger writes go to a worker thread (page-cache thr
 class WriteState:
     """One file's pending content, shared by every handle that writes it (one per inode)."""
 
-    def __init__(self, staging_dir: str, bucket: str, key: str, custom: dict[str, str]) -> None:
-        fd, path = tempfile.mkstemp(prefix="w-", dir=staging_dir)
-        os.unlink(path)  # nothing to clean up after a crash
-        self.fd = fd
+    def __init__(self, staging: Staging, bucket: str, key: str, custom: dict[str, str]) -> None:
+        self.file = staging
         self.bucket, self.key = bucket, key
         self.custom = dict(custom)
-        self.size = 0
         self.dirty = False
         self.gen = 0             # bumped by every change, so a commit racing a write leaves it dirty
         self.deleted = False
         self.refs = 0
         self.mtime_ns = time.time_ns()
-        self.lock = trio.Lock()
+        self.lock = trio.Lock()  # held by commits, writes and truncates: a commit sees one content
         self.meta: ObjectMeta | None = None  # the committed object, once there is one
         self.nursery: trio.Nursery | None = None  # set by the ops: where streaming uploads run
         self.streamable = False   # every write so far appended to an initially empty file
@@ -47,7 +43,7 @@ class WriteState:
     async def load(cls, backend: Backend, bucket: str, key: str, meta: ObjectMeta | None, *,
                    truncate: bool) -> "WriteState":
         """Staging for an existing object starts as a copy of it, unless the open truncates."""
-        st = cls(str(backend.staging_dir), bucket, key, meta.custom if meta else {})
+        st = cls(backend.new_staging(bucket, key), bucket, key, meta.custom if meta else {})
         st.meta = meta
         st._backend = backend
         try:
@@ -59,9 +55,8 @@ class WriteState:
                         data = await reader.pread(min(CHUNK, reader.meta.size - pos), pos)
                         if not data:
                             break
-                        await trio.to_thread.run_sync(os.pwrite, st.fd, data, pos)
+                        await trio.to_thread.run_sync(st.file.pwrite, data, pos)
                         pos += len(data)
-                    st.size = pos
                     st.custom = dict(reader.meta.custom)
                 finally:
                     reader.close()
@@ -69,11 +64,15 @@ class WriteState:
                 st.dirty = True
             elif truncate and meta.size:
                 st.touch()
-            st.streamable = st.size == 0
+            st.streamable = st.size == 0 and backend.streams_writes
         except BaseException:
             st.close()
             raise
         return st
+
+    @property
+    def size(self) -> int:
+        return self.file.size
 
     def touch(self) -> None:
         """Content changed: the new object's times are the commit's, not ones set earlier by utimes."""
@@ -84,22 +83,29 @@ class WriteState:
             self.custom.pop(k, None)
 
     async def write(self, offset: int, data: bytes) -> int:
-        appending = offset == self.size
-        if len(data) > THREAD_WRITE:
-            n = await trio.to_thread.run_sync(os.pwrite, self.fd, data, offset)
-        else:
-            n = os.pwrite(self.fd, data, offset)
-        self.size = max(self.size, offset + n)
-        self.touch()
-        if not appending:
-            self._stop_streaming()
-        elif self.upload is not None:
-            if not await self.upload.feed(offset, data[:n]):
+        async with self.lock:  # never into content a commit is hashing or has made an object's data
+            await self._own_file()
+            appending = offset == self.size
+            if len(data) > THREAD_WRITE:
+                n = await trio.to_thread.run_sync(self.file.pwrite, data, offset)
+            else:
+                n = self.file.pwrite(data, offset)
+            self.touch()
+            if not appending:
                 self._stop_streaming()
-        elif self.streamable and self.size >= STREAM_MIN and self.nursery is not None and self._backend is not None:
-            self.upload = Upload(self._backend, self.bucket, self.key, self.custom, self.fd, self.size)
-            self.nursery.start_soon(self.upload.run)
-        return n
+            elif self.upload is not None:
+                if not await self.upload.feed(offset, data[:n]):
+                    self._stop_streaming()
+            elif self.streamable and self.size >= STREAM_MIN and self.nursery is not None and self._backend is not None:
+                self.upload = Upload(self._backend, self.bucket, self.key, self.custom, self.file.fd, self.size)
+                self.nursery.start_soon(self.upload.run)
+            return n
+
+    async def _own_file(self) -> None:
+        """Staging that a commit made the object's data file is never changed: continue on a copy."""
+        if self.file.sealed:
+            old, self.file = self.file, await trio.to_thread.run_sync(self.file.successor)
+            old.close()
 
     def abandon_upload(self) -> None:
         """The streamed PUT must not land (unlinked, or renamed away): the staged copy is the truth."""
@@ -112,28 +118,16 @@ class WriteState:
             self.upload = None
 
     def read(self, offset: int, size: int) -> bytes:
-        return os.pread(self.fd, size, offset)
+        return self.file.pread(size, offset)
 
     async def resize(self, size: int) -> None:
         """truncate(2) or O_TRUNC: never while a commit reads the staged copy (it would find it shrunk)."""
         async with self.lock:
-            await trio.to_thread.run_sync(self.truncate, size)
-
-    def truncate(self, size: int) -> None:
-        os.ftruncate(self.fd, size)
-        self._stop_streaming()
-        self.streamable = size == 0
-        self.size = size
-        self.touch()
-
-    async def _body(self, size: int) -> AsyncIterator[bytes]:
-        pos = 0
-        while pos < size:
-            data = await trio.to_thread.run_sync(os.pread, self.fd, min(CHUNK, size - pos), pos)
-            if not data:
-                raise OSError("staging file shrank during upload")
-            pos += len(data)
-            yield data
+            await self._own_file()
+            await trio.to_thread.run_sync(self.file.truncate, size)
+            self._stop_streaming()
+            self.streamable = size == 0 and self._backend is not None and self._backend.streams_writes
+            self.touch()
 
     async def commit(self, backend: Backend) -> None:
         """Make the content the object: finish the streaming PUT, else PUT the staged copy.
@@ -162,14 +156,13 @@ class WriteState:
                 self.meta = meta
                 self.dirty = self.gen != gen
                 return
-        self.meta = await backend.put(self.bucket, self.key, self._body(size), size=size, custom=dict(self.custom))
+        await self._own_file()  # a failed commit may have left it sealed
+        self.meta = await backend.commit_staged(self.bucket, self.key, self.file, custom=dict(self.custom))
         self.dirty = self.gen != gen
 
     def close(self) -> None:
         self._stop_streaming()
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.file.close()
 
 
 @contextlib.asynccontextmanager

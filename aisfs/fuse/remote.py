@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterable, AsyncIterator
 
+import trio
+
 from engine.bprops import ACCESS_PUT, check_access
 from engine.checksum import Cksum
 from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, PreconditionFailed
 from engine.meta import ListEntry, ObjectMeta
+from engine.workfile import pwrite_all
 
 from ..client import ENTRY_IS_DIR, AsyncClient, ObjectInfo
+from .backend import Staging
 
 READ_BLOCK = 4 << 20   # one range GET fills this much of a handle's buffer: few, large requests
+BODY_CHUNK = 4 << 20   # a staged file is PUT in chunks of this much
 LIST_PROPS = "name,size,version,checksum,atime,custom,etag,last-modified"
 
 
@@ -81,7 +87,50 @@ class RemoteReader:
         self._buf = b""
 
 
+class TempStaging:
+    """A private, already unlinked temp file: what a remote mount writes before the PUT at close."""
+
+    sealed = False  # the PUT copies it: it never becomes anything else
+
+    def __init__(self, staging_dir: Path) -> None:
+        fd, path = tempfile.mkstemp(prefix="w-", dir=staging_dir)
+        os.unlink(path)  # nothing to clean up after a crash
+        self.fd = fd
+        self.size = 0
+
+    def pwrite(self, data: bytes | memoryview, offset: int) -> int:
+        pwrite_all(self.fd, data, offset)
+        self.size = max(self.size, offset + len(data))
+        return len(data)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self.fd, size)
+        self.size = size
+
+    def successor(self) -> "TempStaging":
+        raise AssertionError("temp staging is never sealed")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    async def body(self) -> AsyncIterator[bytes]:
+        pos, size = 0, self.size
+        while pos < size:
+            data = await trio.to_thread.run_sync(os.pread, self.fd, min(BODY_CHUNK, size - pos), pos)
+            if not data:
+                raise OSError("staging file shrank during upload")
+            pos += len(data)
+            yield data
+
+
 class RemoteBackend:
+    streams_writes = True
+
     def __init__(self, client: AsyncClient, staging_dir: Path) -> None:
         self.c = client
         self.staging_dir = staging_dir
@@ -158,6 +207,14 @@ class RemoteBackend:
         if meta is None:
             raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" vanished right after its PUT")
         return meta
+
+    def new_staging(self, bucket: str, key: str) -> TempStaging:
+        return TempStaging(self.staging_dir)
+
+    async def commit_staged(self, bucket: str, key: str, staging: Staging, *, custom: dict[str, str]
+                            ) -> ObjectMeta:
+        assert isinstance(staging, TempStaging)
+        return await self.put(bucket, key, staging.body(), size=staging.size, custom=custom)
 
     async def delete(self, bucket: str, key: str) -> None:
         await self.c.delete_object(bucket, key)

@@ -1,0 +1,108 @@
+"""Staged files: a work file written at any offset, any number of times (a mount's open file), that
+becomes the object's data file itself when committed, so every byte is written to disk once.
+
+The checksum of the prefix written front to back is kept on the way, so a file written sequentially
+needs no re-read at commit; any write into that prefix (or a truncate below it) starts it over.
+"""
+from __future__ import annotations
+
+import os
+
+from .checksum import MultiHasher
+from .mountpath import Mountpath
+from .workfile import WorkFile, pwrite_all, space_error
+
+HASH_CHUNK = 4 << 20
+
+
+class StagedFile(WorkFile):
+    """Lives in `%wk/` until committed; afterwards it *is* the data file, so it is `sealed` and
+    any further change goes to a `successor` copy (committed objects never change in place)."""
+
+    def __init__(self, mp: Mountpath, cksum_type: str) -> None:
+        super().__init__(mp, {cksum_type}, access=os.O_RDWR)
+        self.fd = self._fd
+        self.cksum_type = cksum_type
+        self.sealed = False
+        self._hashed = 0      # bytes [0, _hashed) are in `hasher`, in order
+
+    def pwrite(self, data: bytes | memoryview, offset: int) -> int:
+        """Write all of `data` at `offset` (blocking: the caller picks a thread for large writes)."""
+        assert not self.sealed, "a committed data file is never written"
+        try:
+            pwrite_all(self.fd, data, offset)
+        except OSError as e:
+            raise space_error(e) from e
+        if offset == self._hashed:
+            self.hasher.update(data)
+            self._hashed += len(data)
+        elif offset < self._hashed:
+            self._restart_hash(self.cksum_type)
+        self.size = max(self.size, offset + len(data))
+        return len(data)
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    def truncate(self, size: int) -> None:
+        assert not self.sealed, "a committed data file is never truncated"
+        os.ftruncate(self.fd, size)
+        if size < self._hashed:
+            self._restart_hash(self.cksum_type)
+        self.size = size
+
+    def _restart_hash(self, cksum_type: str) -> None:
+        self.cksum_type = cksum_type
+        self.hasher = MultiHasher({cksum_type})
+        self._hashed = 0
+
+    def finish_sync(self, cksum_type: str, *, fsync: bool) -> None:
+        """Hash what the running checksum has not covered (in `cksum_type`, the bucket's now) and make
+        the bytes durable; blocking, for a worker thread."""
+        if cksum_type != self.cksum_type:
+            self._restart_hash(cksum_type)
+        while self._hashed < self.size:
+            chunk = os.pread(self.fd, min(HASH_CHUNK, self.size - self._hashed), self._hashed)
+            if not chunk:
+                raise OSError(f"staged file is shorter ({self._hashed}) than written ({self.size})")
+            self.hasher.update(chunk)
+            self._hashed += len(chunk)
+        if fsync:
+            try:
+                os.fsync(self.fd)
+            except OSError as e:
+                raise space_error(e) from e
+
+    def commit(self, lom: bytes) -> str:
+        """Rename into `%ob` but keep the descriptor: open handles still read it."""
+        self._place(lom)
+        self.sealed = True  # from here on the file is (or was, if indexing fails) an object's data
+        return self.fid
+
+    def successor(self) -> "StagedFile":
+        """A fresh staged copy of this (sealed) one, copied in the kernel; blocking."""
+        nxt = StagedFile(self.mp, self.cksum_type)
+        try:
+            pos = 0
+            while pos < self.size:
+                n = os.copy_file_range(self.fd, nxt.fd, self.size - pos, pos, pos)
+                if n == 0:
+                    break
+                pos += n
+            nxt.size = pos
+        except OSError as e:
+            nxt.abort()
+            raise space_error(e) from e
+        except BaseException:
+            nxt.abort()
+            raise
+        return nxt
+
+    def close(self) -> None:
+        """Let go of the file: removed if never committed; a committed one stays as the object's data."""
+        if self.sealed:
+            if self.fd >= 0:
+                os.close(self.fd)
+        else:
+            self.abort()
+        self.fd = self._fd = -1
