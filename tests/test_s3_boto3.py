@@ -5,6 +5,7 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import zlib
 from typing import Any, Callable
 
 import httpx
@@ -56,6 +57,10 @@ def test_put_get_head_delete(s3: Any, s3_srv: Server) -> None:
                       ContentLanguage="en", Expires=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
     md5 = hashlib.md5(data).hexdigest()
     assert r["ETag"] == f'"{md5}"'
+    # boto3 sends its CRC32 as a trailer: the answer carries it, and nothing of the stored headers
+    sent = r["ResponseMetadata"]["HTTPHeaders"]
+    assert r["ChecksumCRC32"] == base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    assert "cache-control" not in sent and "content-disposition" not in sent
     g = s3.get_object(Bucket="objs", Key=key)
     assert g["Body"].read() == data
     assert g["ETag"] == f'"{md5}"' and g["ContentType"] == "application/x-test"

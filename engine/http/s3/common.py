@@ -167,14 +167,15 @@ class Upload:
     trailer: str = ""
 
 
-def prepare_upload(ctx: Ctx, *, body_checksums: bool = True) -> Upload:
+def prepare_upload(ctx: Ctx, *, body_checksums: bool = True, into: dict[str, str] | None = None) -> Upload:
     """Frame and check a request body; `body_checksums=False` where x-amz-checksum-* headers describe
-    something else (CompleteMultipartUpload: the assembled object)."""
+    something else (CompleteMultipartUpload: the assembled object). The x-amz-checksum-* values go into
+    `into` (default: a new dict), a trailing one as the body ends, i.e. before the engine commits."""
     req = ctx.req
     payload = ctx.ident.payload_hash or UNSIGNED
     streaming = "aws-chunked" in ctx.h("content-encoding").lower() or payload.startswith("STREAMING-")
     verify: dict[str, str] = {}
-    checksums: dict[str, str] = {}
+    checksums: dict[str, str] = {} if into is None else into
     if md5 := ctx.h("content-md5"):
         try:
             raw = base64.b64decode(md5, validate=True)

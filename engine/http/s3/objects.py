@@ -13,7 +13,7 @@ from ...ranges import parse_range
 from ..server import FileBody, Response
 from . import xml
 from .buckets import XML, s3_versioning, xml_response
-from .common import (Ctx, check_conditions, checksum_headers, checksum_type, latin1, map_digest_error,
+from .common import (Ctx, check_conditions, checksum_headers, latin1, map_digest_error,
                      object_headers, prepare_upload, read_small_body, user_metadata)
 from .errors import InvalidRequest
 from .xml import el
@@ -33,21 +33,17 @@ def write_condition(ctx: Ctx) -> WriteCondition | None:
 
 async def put_object(eng: "Engine", ctx: Ctx) -> Response:
     cond = write_condition(ctx)
-    up = prepare_upload(ctx)
     custom, headers = user_metadata(ctx.req)
-    headers.update(up.checksums)
+    # The checksums land in the stored headers, a trailing one as the body ends: before the commit, so
+    # the object never shows without it (nor can a later update stamp it onto a newer version).
+    up = prepare_upload(ctx, into=headers)
     try:
         m = await eng.put_object(ctx.bucket, ctx.key, up.stream, size=up.size,
                                  content_type=ctx.h("content-type"), custom=custom, headers=headers,
                                  verify=up.verify, cond=cond)
     except BadDigest as e:
         raise map_digest_error(e, up) from None
-    if up.trailer and up.trailer.lower() in up.checksums and up.trailer.lower() not in m.headers:
-        # A trailing checksum is known only once the body has ended: store it next to the object.
-        m = await eng.update_object_meta(ctx.bucket, ctx.key, headers={**m.headers, **up.checksums})
-    h = [("etag", f'"{m.etag}"'), *[(k, v) for k, v in up.checksums.items()]]
-    if up.checksums:
-        h.append(("x-amz-checksum-type", checksum_type(next(iter(up.checksums.values())))))
+    h = [("etag", f'"{m.etag}"'), *checksum_headers(m)]
     if s3_versioning(eng.bucket_props(ctx.bucket)) or m.vid != "null":
         h.append(("x-amz-version-id", m.vid))
     return Response(200, h, b"")
