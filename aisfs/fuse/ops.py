@@ -516,9 +516,10 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         except Exception:
             log.exception("upload of %s/%s at release failed", st.bucket, st.key)
         finally:
-            st.close()
-            if self.states.get(h.ino) is st:
-                del self.states[h.ino]
+            if st.refs == 0:  # else opened again while this committed: the new handle has it now
+                if self.states.get(h.ino) is st:
+                    del self.states[h.ino]
+                st.close()
 
     # xattrs / statfs ----------------------------------------------------------------------------------------
     async def _xattr_meta(self, node: Node) -> ObjectMeta | None:
