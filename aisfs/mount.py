@@ -371,14 +371,14 @@ def _probe(mnt: Path) -> str:
 
 
 def _abort_connection(device: str | None) -> bool:
-    """Write to the connection's `abort` in fusectl (mounted here if it is not yet), as `umount -f` of a
-    FUSE mount would: every request waiting on the daemon fails at once."""
+    """Write to the connection's `abort` in fusectl, as `umount -f` of a FUSE mount would: every request
+    waiting on the daemon fails at once. fusectl is mounted for this if it is not yet, and unmounted again
+    after (so nothing of ours stays mounted)."""
     if device is None:
         print("aisfs umount: cannot find the mount's FUSE connection in /proc/self/mountinfo", file=sys.stderr)
         return False
     conn = Path(FUSECTL) / device.split(":")[1] / "abort"
-    if not conn.exists():
-        _run_quiet(["mount", "-t", "fusectl", "none", FUSECTL])
+    mounted_here = not conn.exists() and _run_quiet(["mount", "-t", "fusectl", "none", FUSECTL])
     try:
         conn.write_text("1")
         return True
@@ -386,6 +386,9 @@ def _abort_connection(device: str | None) -> bool:
         print(f"aisfs umount: cannot abort the FUSE connection ({conn}: {e.strerror}); "
               f"as root, `mount -t fusectl none {FUSECTL}` first", file=sys.stderr)
         return False
+    finally:
+        if mounted_here:
+            _run_quiet(["umount", FUSECTL])
 
 
 def _run_quiet(cmd: list[str]) -> bool:

@@ -103,11 +103,17 @@ def test_umount_clears_dead_daemon(tmp_path: Path) -> None:
         cleanup(tmp_path)
 
 
+def _fusectl_mounted() -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split(" - ")[1].startswith("fusectl ") for line in f if " - " in line)
+
+
 def test_umount_force_aborts_a_hung_daemon(tmp_path: Path) -> None:
     """A daemon that stops answering (here: SIGSTOP) leaves processes stuck on the mount: `aisfs umount`
     says so instead of hanging, and `--force` aborts the connection, frees them, and detaches."""
     m = Mount(tmp_path, "hung", "--create-bucket")
     blocked: subprocess.Popen[bytes] | None = None
+    fusectl_before = _fusectl_mounted()
     try:
         m.start()
         m.path("f").write_bytes(b"x")
@@ -124,6 +130,7 @@ def test_umount_force_aborts_a_hung_daemon(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert blocked.wait(10) != 0  # freed with an error, not left hanging
         assert not is_mounted(m.mnt)
+        assert _fusectl_mounted() == fusectl_before  # mounted only for the abort, if it was not
     finally:
         if blocked is not None and blocked.poll() is None:
             blocked.kill()
