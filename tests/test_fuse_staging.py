@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import trio
 import xxhash
 
+from engine.core import Engine
 from fuse_support import Mount, cleanup, with_engine
 
 MIB = 1 << 20
@@ -131,6 +133,46 @@ def test_staged_files_do_not_outlive_their_files(tmp_path: Path) -> None:
         assert sorted(os.listdir(m.mnt)) == ["kept"]
         assert m.path("kept").read_bytes() == b"k" * MIB
         assert _work_files(m.data_dir) == []
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+def test_files_written_on_two_mountpaths(tmp_path: Path) -> None:
+    """With two mountpaths each file is staged where its key belongs and stays there as the object's data,
+    even when it is renamed while still open; every object reads back whole and checksum-valid."""
+    data_dir, mps = tmp_path / "data", [tmp_path / "mp1", tmp_path / "mp2"]
+
+    async def setup() -> None:  # the data dir remembers its mountpaths from here on
+        async with Engine.open(data_dir, mps) as engine:
+            await engine.create_bucket("bkt", {"checksum": {"validate_warm_get": True}})
+
+    trio.run(setup)
+    m = Mount(tmp_path, "bkt")
+    try:
+        m.start()
+        want = {f"f{i:02d}": os.urandom(300_000 + i) for i in range(24)}
+        for name, data in want.items():
+            m.path(name).write_bytes(data)
+        with open(m.path("moving"), "wb") as f:
+            f.write(b"m" * MIB)
+            os.rename(m.path("moving"), m.path("moved"))
+            f.write(b"n")
+        want["moved"] = b"m" * MIB + b"n"
+        m.stop()
+
+        async def stored(engine):  # type: ignore[no-untyped-def]
+            out, used = {}, set()
+            for name in want:
+                meta = await engine.head_object("bkt", name)
+                used.add(meta.mp)
+                out[name] = await engine.get_bytes("bkt", name)  # validate_warm_get is on
+            return out, used
+
+        got, used = with_engine(data_dir, stored)
+        assert got == want
+        assert len(used) == 2  # both mountpaths hold objects
+        assert _work_files(data_dir) == [] and not list(tmp_path.glob("mp*/%wk/*"))
     finally:
         m.stop()
         cleanup(tmp_path)
