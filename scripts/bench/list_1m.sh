@@ -19,38 +19,7 @@ start_server "$DATA"
 # One full listing; prints entries/s, fails unless it saw exactly N entries in order. The time
 # includes the client's own work (json.loads and the order check, ~ what any client does); its
 # share is reported on stderr so the server's part can be told apart.
-list_once() {
-    "$PY" - "$PORT" "$N" <<'PY'
-import http.client, json, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-count, token, last, client = 0, "", "", 0.0
-t0 = time.monotonic()
-while True:
-    body = json.dumps({"action": "list", "value": {"pagesize": 10000, "continuation_token": token}})
-    conn.request("GET", "/v1/buckets/bench", body=body, headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    data = resp.read()
-    if resp.status != 200:
-        sys.exit(f"list failed: {resp.status} {data[:300]!r}")
-    c0 = time.monotonic()
-    page = json.loads(data)
-    for e in page["entries"]:
-        if e["name"] <= last:
-            sys.exit(f"out of order: {e['name']!r} after {last!r}")
-        last = e["name"]
-    client += time.monotonic() - c0
-    count += len(page["entries"])
-    token = page["continuation_token"]
-    if not token:
-        break
-el = time.monotonic() - t0
-if count != n:
-    sys.exit(f"listed {count} entries, want {n}")
-print(f"  client-side parsing and checks: {client:.2f} s of {el:.2f} s", file=sys.stderr)
-print(f"{count / el:.0f}")
-PY
-}
+list_once() { "$PY" "$ROOT/scripts/bench/listing_client.py" rest "$PORT" bench "$N"; }
 
 srv=()
 for ((i = 0; i < RUNS; i++)); do

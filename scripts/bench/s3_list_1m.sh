@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # S3 ListObjectsV2 over a 1,000,000-object bucket: GET /bench?list-type=2&max-keys=1000, following
 # NextContinuationToken, from one keep-alive client (http.client; each page's <Key> elements and
-# token are picked out with regular expressions, see s3_helpers.py), anonymously (loopback, no keys).
+# token are picked out with regular expressions, see listing_client.py), anonymously (loopback, no keys).
 # Target: >= 50,000 keys/s (absolute). Reference, for context: the same 1,000-entry pages listed
 # in-process with engine.list_objects (populate.py).
 #
@@ -32,7 +32,7 @@ log "filling moto's bucket $CTX with $M objects (anonymous PutObject)"
 curl -fsS -o /dev/null -X PUT -H 'x-amz-acl: public-read' "$MOTO_URL/$CTX"
 "$PY" "$HELPERS" fill "$MOTO_PORT" "$CTX" "$M"
 
-list_once() { "$PY" "$HELPERS" list "$1" "$2" "$3"; }
+list_once() { "$PY" "$ROOT/scripts/bench/listing_client.py" s3 "$1" "$2" "$3"; }
 
 srv=()
 for ((i = 0; i < RUNS; i++)); do
