@@ -1,6 +1,7 @@
 """Object checksums: one streaming hasher interface over every supported type."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import zlib
 from typing import Callable, NamedTuple, Protocol
@@ -43,38 +44,36 @@ class _Crc:
         return self._v.to_bytes(self._width, "big")
 
 
-# Types an object can be stored with; `sha1`, `crc32`, `crc64nvme` and `xxhash64/3/128` exist only to verify
-# what S3 clients send.
+# Types an object can be stored with, then those that exist only to verify what S3 clients send (S3's
+# xxhash64 / xxhash3 are our xxhash2 / xxhash).
+_HASHERS: dict[str, Callable[[], Hasher]] = {
+    "none": _NoHash,
+    "xxhash": xxhash.xxh3_64,          # XXH3-64: the fastest here
+    "xxhash2": xxhash.xxh64,
+    "md5": lambda: hashlib.md5(usedforsecurity=False),
+    "crc32c": lambda: _Crc(_crc32c.crc32c, 4),
+    "sha256": hashlib.sha256,
+    "sha512": hashlib.sha512,
+    "sha1": lambda: hashlib.sha1(usedforsecurity=False),
+    "crc32": lambda: _Crc(zlib.crc32, 4),
+    "crc64nvme": lambda: _Crc(_crt.crc64nvme, 8),  # CRC-64/NVME, by AWS's own C runtime
+    "xxhash64": xxhash.xxh64,
+    "xxhash3": xxhash.xxh3_64,
+    "xxhash128": xxhash.xxh3_128,
+}
+
+
 def new_hasher(cksum_type: str) -> Hasher:
-    """A fresh hasher; `xxhash` is XXH3-64 (the fastest here), `xxhash2` is XXH64."""
-    match cksum_type:
-        case "none":
-            return _NoHash()
-        case "xxhash":
-            return xxhash.xxh3_64()
-        case "xxhash2":
-            return xxhash.xxh64()
-        case "md5":
-            return hashlib.md5(usedforsecurity=False)
-        case "crc32c":
-            return _Crc(_crc32c.crc32c, 4)
-        case "sha256":
-            return hashlib.sha256()
-        case "sha512":
-            return hashlib.sha512()
-        case "sha1":
-            return hashlib.sha1(usedforsecurity=False)
-        case "crc32":
-            return _Crc(zlib.crc32, 4)
-        case "xxhash64":
-            return xxhash.xxh64()
-        case "xxhash3":
-            return xxhash.xxh3_64()
-        case "xxhash128":
-            return xxhash.xxh3_128()
-        case "crc64nvme":
-            return _Crc(_crt.crc64nvme, 8)  # CRC-64/NVME, by AWS's own C runtime
-    raise ValueError(f"unknown checksum type {cksum_type!r}")
+    """A fresh hasher of one of CKSUM_TYPES or VERIFY_TYPES."""
+    try:
+        return _HASHERS[cksum_type]()
+    except KeyError:
+        raise ValueError(f"unknown checksum type {cksum_type!r}") from None
+
+
+def hex_to_b64(value: str) -> str:
+    """A hex digest as S3 carries it (base64 of the raw bytes: x-amz-checksum-*, Checksum* elements)."""
+    return base64.b64encode(bytes.fromhex(value)).decode()
 
 
 class Cksum(NamedTuple):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
 
 from .bprops import ACCESS_GET, ACCESS_PUT
-from .checksum import new_hasher
+from .checksum import hex_to_b64, new_hasher
 from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, NotFound
 from .meta import ObjectMeta
 from .index import register_schema
@@ -150,7 +150,7 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
     try:
         await wf.receive(body, size=size, limit=MAX_PART, verify=verify, fsync=eng.config.doc["write_policy"]["fsync"])
         if checksum_algo and not checksum:
-            checksum = base64.b64encode(bytes.fromhex(wf.hasher.hexdigest(checksum_algo))).decode()
+            checksum = hex_to_b64(wf.hasher.hexdigest(checksum_algo))
         return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
     except BaseException:
         wf.abort()
@@ -171,7 +171,7 @@ async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str,
         await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
         checksum = ""
         if checksum_algo:
-            checksum = base64.b64encode(bytes.fromhex(wf.hasher.hexdigest(checksum_algo))).decode()
+            checksum = hex_to_b64(wf.hasher.hexdigest(checksum_algo))
         return await _store_part(eng, bucket, key, upload_id, number, wf, checksum, checksum_algo)
     except BaseException:
         wf.abort()
@@ -359,7 +359,7 @@ def _full_checksum(wf: WorkFile, algo: str, claimed: str) -> str:
     got = wf.hasher.hexdigest(algo)
     if claimed and claimed != got:
         raise BadDigest(f"the {algo.upper()} you specified did not match the calculated checksum")
-    return base64.b64encode(bytes.fromhex(got)).decode()
+    return hex_to_b64(got)
 
 
 def _composite_checksum(algo: str, part_checksums: list[str]) -> str:
@@ -367,7 +367,7 @@ def _composite_checksum(algo: str, part_checksums: list[str]) -> str:
     h = new_hasher(algo)
     for b64 in part_checksums:
         h.update(base64.b64decode(b64))
-    return f"{base64.b64encode(bytes.fromhex(h.hexdigest())).decode()}-{len(part_checksums)}"
+    return f"{hex_to_b64(h.hexdigest())}-{len(part_checksums)}"
 
 
 def _open_part(eng: "Engine", r: tuple) -> int:

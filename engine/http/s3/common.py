@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_tz, mktime_tz
 from typing import AsyncIterable
 
-from ...checksum import new_hasher
+from ...checksum import hex_to_b64, new_hasher
 from ...errors import BadDigest, EntityTooLarge, PreconditionFailed
 from ...meta import ObjectMeta
 from ..server import Request, http_date
@@ -78,7 +78,7 @@ def checksum_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     x-amz-checksum-type (a multipart "-N" value is COMPOSITE, which clients do not check against the body)."""
     out = [(k, v) for k, v in m.headers.items() if k.startswith("x-amz-checksum-")]
     if not out and m.cksum.type in ("sha256", "crc32c") and m.cksum.value and "-" not in m.etag:
-        out.append((f"x-amz-checksum-{m.cksum.type}", chunked.hex_to_b64(m.cksum.value)))
+        out.append((f"x-amz-checksum-{m.cksum.type}", hex_to_b64(m.cksum.value)))
     if out:
         out.append(("x-amz-checksum-type", checksum_type(out[0][1])))
     return out
