@@ -35,6 +35,7 @@ ATIME_FLUSH_SECONDS = 10.0
 
 FileRef = tuple[int, str]  # (mountpath id, data file id)
 
+
 class Engine(ObjectOps, ListingOps):
     """One data directory's store. Open it with `async with Engine.open(data_dir) as engine:`."""
 

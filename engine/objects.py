@@ -246,11 +246,14 @@ class ObjectOps:
                 pos += len(chunk)
             return h.hexdigest()
 
-        got = await trio.to_thread.run_sync(compute)
+        self._check_data(m, await trio.to_thread.run_sync(compute), "the object is not served")
+
+    def _check_data(self: "Engine", m: ObjectMeta, got: str, refused: str) -> None:
+        """Stored bytes whose checksum (`got`) is not the object's are never passed on: counted, refused."""
         if got != m.cksum.value:
             self.stats.add("err.cksum.n")
             raise ObjectCorrupted(f"BAD DATA CHECKSUM: \"ais://{m.bucket}/{m.key}\" has {m.cksum.type} {got}, "
-                                  f"expected {m.cksum.value}; the object is not served")
+                                  f"expected {m.cksum.value}; {refused}")
 
     async def get_bytes(self: "Engine", bucket: str, key: str, offset: int = 0, length: int | None = None) -> bytes:
         """Convenience for small reads (tests, xattr-sized payloads)."""
@@ -325,10 +328,8 @@ class ObjectOps:
         try:
             await wf.copy_from(src.fd, 0, m.size)
             # the source's own checksum comes free with the copy: never launder rotten bytes into a fresh one
-            if m.cksum.type != "none" and (got := wf.hasher.hexdigest(m.cksum.type)) != m.cksum.value:
-                self.stats.add("err.cksum.n")
-                raise ObjectCorrupted(f"BAD DATA CHECKSUM: \"ais://{m.bucket}/{m.key}\" has {m.cksum.type} "
-                                      f"{got}, expected {m.cksum.value}; not copied")
+            if m.cksum.type != "none":
+                self._check_data(m, wf.hasher.hexdigest(m.cksum.type), "not copied")
             await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
             etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
             return self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
