@@ -64,9 +64,12 @@ class ClusterConfig:
         if self.version == 0:
             self.version = 1
             self._save()
+        else:
+            self._path.chmod(0o600)  # a config saved by an earlier build was world-readable
 
     def _save(self) -> None:
-        jsonfile.save(self._path, {**self.doc, "version": self.version})
+        # private: it holds the S3 secret keys, which SigV4 needs in the clear
+        jsonfile.save(self._path, {**self.doc, "version": self.version}, private=True)
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the whole config with its version."""

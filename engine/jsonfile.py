@@ -15,12 +15,16 @@ def load(path: Path) -> Any | None:
         return None
 
 
-def save(path: Path, doc: Any) -> None:
-    """Replace `path` with `doc` so a crash leaves either the old or the new document, never half."""
+def save(path: Path, doc: Any, *, private: bool = False) -> None:
+    """Replace `path` with `doc` so a crash leaves either the old or the new document, never half.
+
+    A `private` document (one holding secrets) is readable by its owner only."""
     tmp = path.with_name(f".{path.name}.tmp")
     data = json.dumps(doc, indent=1, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    mode = 0o600 if private else 0o644
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        os.fchmod(fd, mode)  # a leftover temp file keeps its old mode through O_CREAT
         os.write(fd, data)
         os.fsync(fd)
     finally:

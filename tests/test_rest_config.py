@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import subprocess
 from pathlib import Path
 
@@ -189,3 +190,12 @@ def test_s3_secret_keys_are_never_shown(server: Server) -> None:
         assert r.json()["s3"]["keys"] == {"AKID1": "****"}
         shown = c.get("/v1/daemon", params={"what": "config"})
         assert shown.json()["s3"]["keys"] == {"AKID1": "****"} and "very-secret" not in shown.text
+    # The stored config holds the secret (SigV4 needs it), so only its owner may read the file.
+    stored = server.data_dir / "config.json"
+    assert "very-secret" in stored.read_text()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    # A config an earlier build left world-readable is made private at start-up.
+    server.stop()
+    stored.chmod(0o644)
+    server.start()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
