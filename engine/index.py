@@ -89,15 +89,18 @@ class Index:
     def close(self) -> None:
         self.db.close()
 
-    def sync(self) -> None:
-        """Make every committed row durable (WAL + NORMAL only survives process crashes by itself)."""
+    def sync(self, *, data_only: bool = False) -> None:
+        """Make every committed row durable (WAL + NORMAL only survives process crashes by itself).
+
+        A full fsync also commits the filesystem's journal (ext4, XFS), and with it every rename made
+        before; `data_only` (fdatasync) is for callers that synced those directories themselves."""
         wal = f"{self.path}-wal"
         try:
             fd = os.open(wal, os.O_RDONLY)
         except FileNotFoundError:
             return
         try:
-            os.fsync(fd)
+            (os.fdatasync if data_only else os.fsync)(fd)
         finally:
             os.close(fd)
 

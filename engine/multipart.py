@@ -336,6 +336,7 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
         for fd in fds:
             os.close(fd)
     _drop(eng, [c.upload_id])
+    await eng._durable(c.meta)
 
 
 async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:

@@ -15,7 +15,7 @@ from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_ac
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
 from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplementedYet, ObjectCorrupted,
                      ObjectNotFound, OutOfSpace, PreconditionFailed)
-from .index import Row, row_to_meta
+from .index import Index, Row, row_to_meta
 from .jobs import Job
 from .meta import ObjectMeta, make_etag
 from .staged import StagedFile
@@ -141,11 +141,13 @@ class ObjectOps:
         try:
             await wf.receive(_chunks(body), size=size, limit=MAX_OBJECT_SIZE, verify=verify,
                              fsync=self.config.doc["write_policy"]["fsync"])
-            return self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
+            meta = self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
                                 headers=headers or {}, etag=etag, cond=cond)
         except BaseException:
             wf.abort()
             raise
+        await self._durable(meta)
+        return meta
 
     def new_staged(self: "Engine", bucket: str, key: str) -> StagedFile:
         """A file to build an object in place (a mount's open file), on the mountpath the key belongs to."""
@@ -165,8 +167,22 @@ class ObjectOps:
         self._check_space()
         await trio.to_thread.run_sync(lambda: staged.finish_sync(props["checksum"]["type"],
                                                                  fsync=self.config.doc["write_policy"]["fsync"]))
-        return self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
+        meta = self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
                             etag=None)
+        await self._durable(meta)
+        return meta
+
+    async def _durable(self: "Engine", meta: ObjectMeta) -> None:
+        """Under `write_policy.fsync` a write is acknowledged only once a power loss cannot take it back."""
+        if self.config.doc["write_policy"]["fsync"]:
+            await self.sync(meta)
+
+    async def sync(self: "Engine", meta: ObjectMeta | None = None) -> None:
+        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file, the directory
+        it was renamed into, then the index's WAL (in that order, so a row never reaches the disk without
+        its file); with no `meta`, the WAL alone (every row committed before it)."""
+        path = self.mountpaths.get(meta.mp).data_path(meta.fid) if meta is not None and meta.fid else ""
+        await trio.to_thread.run_sync(_sync_placed, path, self.index)
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
@@ -332,13 +348,15 @@ class ObjectOps:
                 self._check_data(m, wf.hasher.hexdigest(m.cksum.type), "not copied")
             await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
             etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
-            return self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
+            meta = self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
                                 content_type=m.content_type if content_type is None else content_type,
                                 custom=dict(m.custom) if custom is None else custom,
                                 headers=dict(m.headers) if headers is None else headers, etag=etag, cond=cond)
         except BaseException:
             wf.abort()
             raise
+        await self._durable(meta)
+        return meta
 
     async def update_object_meta(self: "Engine", bucket: str, key: str, *, custom: dict[str, str] | None = None,
                                  headers: dict[str, str] | None = None, content_type: str | None = None) -> ObjectMeta:
@@ -390,3 +408,13 @@ class ObjectOps:
             self.stats.add("del.n", job.objs)
 
         return self.jobs.start(job, work)
+
+
+def _sync_placed(path: str, index: Index) -> None:
+    for p in (path, os.path.dirname(path)) if path else ():
+        fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)  # the data file: nearly free when the write policy fsynced it already
+        finally:
+            os.close(fd)
+    index.sync(data_only=bool(path))

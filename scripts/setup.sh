@@ -17,10 +17,11 @@ CONSTRAINTS="$ROOT/scripts/constraints.txt"  # pinned versions: see the file for
 
 # Debian packages per use. pyfuse3 has no wheel on PyPI, so it is compiled: gcc, pkg-config and
 # libfuse3-dev; fuse3 gives fusermount3 for the mount, attr gives getfattr/setfattr to inspect the
-# `user.ais.lom` xattrs. Tests add the real S3 clients they drive (and rsync, for the mount);
+# `user.ais.lom` xattrs. Tests add the real S3 clients they drive (rsync, for the mount; strace, to
+# watch the order of the syncs behind an acknowledged write);
 # benchmarks add the reference servers and load tools. Keep each list to what its user runs.
 PKGS_run=(fuse3 libfuse3-dev pkg-config attr gcc)
-PKGS_test=("${PKGS_run[@]}" rclone s3cmd rsync)
+PKGS_test=("${PKGS_run[@]}" rclone s3cmd rsync strace)
 PKGS_bench=("${PKGS_run[@]}" curl nginx-light wrk)
 
 say() { printf 'setup: %s\n' "$*" >&2; }

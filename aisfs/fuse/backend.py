@@ -169,18 +169,7 @@ class EmbeddedBackend:
 
     async def sync(self, meta: ObjectMeta | None) -> None:
         """fsync(2) of a mount: the object's data on disk (even if write_policy.fsync is off), then the index."""
-        if meta is not None and meta.fid and not self.engine.config.doc["write_policy"]["fsync"]:
-            path = self.engine.mountpaths.get(meta.mp).data_path(meta.fid)
-
-            def fsync_file() -> None:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-
-            await trio.to_thread.run_sync(fsync_file)
-        await self.engine.sync()
+        await self.engine.sync(meta)
 
     async def capacity(self) -> tuple[int, int]:
         caps = self.engine.capacity()
