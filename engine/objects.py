@@ -175,14 +175,14 @@ class ObjectOps:
     async def _durable(self: "Engine", meta: ObjectMeta) -> None:
         """Under `write_policy.fsync` a write is acknowledged only once a power loss cannot take it back."""
         if self.config.doc["write_policy"]["fsync"]:
-            await self.sync(meta)
+            await self.sync(meta, data_synced=True)
 
-    async def sync(self: "Engine", meta: ObjectMeta | None = None) -> None:
-        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file, the directory
-        it was renamed into, then the index's WAL (in that order, so a row never reaches the disk without
-        its file); with no `meta`, the WAL alone (every row committed before it)."""
+    async def sync(self: "Engine", meta: ObjectMeta | None = None, *, data_synced: bool = False) -> None:
+        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file (unless
+        `data_synced`), the directory it was renamed into, then the index's WAL (in that order, so a row
+        never reaches the disk without its file); with no `meta`, the WAL alone (every row committed before it)."""
         path = self.mountpaths.get(meta.mp).data_path(meta.fid) if meta is not None and meta.fid else ""
-        await trio.to_thread.run_sync(_sync_placed, path, self.index)
+        await trio.to_thread.run_sync(_sync_placed, path, data_synced, self.index)
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
@@ -410,11 +410,12 @@ class ObjectOps:
         return self.jobs.start(job, work)
 
 
-def _sync_placed(path: str, index: Index) -> None:
-    for p in (path, os.path.dirname(path)) if path else ():
+def _sync_placed(path: str, data_synced: bool, index: Index) -> None:
+    todo = [os.path.dirname(path)] if data_synced else [path, os.path.dirname(path)]
+    for p in todo if path else ():
         fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            os.fsync(fd)  # the data file: nearly free when the write policy fsynced it already
+            os.fsync(fd)
         finally:
             os.close(fd)
     index.sync(data_only=bool(path))
