@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import time
@@ -14,7 +13,7 @@ from typing import Any, Awaitable, Callable, Iterator
 import httpx
 import trio
 
-from support import ROOT, aisfs_cmd, free_port
+from support import ROOT, aisfs_cmd, free_port, stop_process
 
 
 def is_mounted(path: Path) -> bool:
@@ -74,13 +73,7 @@ class Mount:
                 self.umount()
         finally:
             if self.proc is not None:
-                if self.proc.poll() is None:
-                    self.proc.send_signal(signal.SIGTERM)
-                    try:
-                        self.proc.wait(20)
-                    except subprocess.TimeoutExpired:
-                        self.proc.kill()
-                        self.proc.wait()
+                stop_process(self.proc, timeout=20)
                 if self.proc.stderr:
                     self.proc.stderr.close()
                 self.proc = None

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,18 @@ def free_port() -> int:
 def aisfs_cmd(*args: str) -> list[str]:
     """The CLI as users run it (the installed console script's module)."""
     return [sys.executable, "-m", "aisfs", *args]
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+    """Signal a process we started (by its PID) and reap it; SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 class Server:
@@ -61,14 +74,7 @@ class Server:
         """Stop the process by its PID; SIGKILL if it does not exit in time."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
+        rc = stop_process(self.proc, sig, timeout)
         self.proc = None
         return rc
 

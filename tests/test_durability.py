@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from restkit import create_bucket
-from support import Server
+from support import Server, stop_process
 
 TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg"
 ANSWER = r'(sendto|write|sendmsg)\(\d+<socket:[^>]*>, "HTTP/1\.1 200'  # the response leaving the server
@@ -39,13 +39,7 @@ class Strace:
         raise RuntimeError("strace did not attach")
 
     def stop(self) -> list[str]:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGINT, 10)  # SIGINT: strace detaches and flushes its output
         return self.out.read_text(errors="replace").splitlines() if self.out.exists() else []
 
 
