@@ -146,7 +146,7 @@ class ObjectOps:
         except BaseException:
             wf.abort()
             raise
-        await self._durable(meta)
+        await self._durable(meta.mp, meta.fid)
         return meta
 
     def new_staged(self: "Engine", bucket: str, key: str) -> StagedFile:
@@ -169,20 +169,21 @@ class ObjectOps:
                                                                  fsync=self.config.doc["write_policy"]["fsync"]))
         meta = self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
                             etag=None)
-        await self._durable(meta)
+        await self._durable(meta.mp, meta.fid)
         return meta
 
-    async def _durable(self: "Engine", meta: ObjectMeta) -> None:
-        """Under `write_policy.fsync` a write is acknowledged only once a power loss cannot take it back."""
+    async def _durable(self: "Engine", mp: int, fid: str) -> None:
+        """Under `write_policy.fsync` a write (whose data file that policy fsynced before its rename) is
+        acknowledged only once a power loss cannot take it back."""
         if self.config.doc["write_policy"]["fsync"]:
-            await self.sync(meta, data_synced=True)
+            await trio.to_thread.run_sync(_sync_placed, self.mountpaths.get(mp).data_path(fid), True, self.index)
 
-    async def sync(self: "Engine", meta: ObjectMeta | None = None, *, data_synced: bool = False) -> None:
-        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file (unless
-        `data_synced`), the directory it was renamed into, then the index's WAL (in that order, so a row
-        never reaches the disk without its file); with no `meta`, the WAL alone (every row committed before it)."""
+    async def sync(self: "Engine", meta: ObjectMeta | None = None) -> None:
+        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file, the directory
+        it was renamed into, then the index's WAL (in that order, so a row never reaches the disk without
+        its file); with no `meta`, the WAL alone (every row committed before it)."""
         path = self.mountpaths.get(meta.mp).data_path(meta.fid) if meta is not None and meta.fid else ""
-        await trio.to_thread.run_sync(_sync_placed, path, data_synced, self.index)
+        await trio.to_thread.run_sync(_sync_placed, path, False, self.index)
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
@@ -355,7 +356,7 @@ class ObjectOps:
         except BaseException:
             wf.abort()
             raise
-        await self._durable(meta)
+        await self._durable(meta.mp, meta.fid)
         return meta
 
     async def update_object_meta(self: "Engine", bucket: str, key: str, *, custom: dict[str, str] | None = None,

@@ -56,12 +56,13 @@ def data_files(server: Server) -> set[Path]:
     return set((server.data_dir / "mpath" / "%ob").glob("*/*/*"))
 
 
-def put_traced(server: Server, tmp_path: Path, key: str, replaced: Path | None = None) -> list[str]:
-    """PUT `key` under strace; tracing goes on until the `replaced` data file is removed."""
+def put_traced(server: Server, tmp_path: Path, key: str, replaced: Path | None = None,
+               path: str = "/v1/objects/b/{key}") -> list[str]:
+    """PUT to `path` under strace; tracing goes on until the `replaced` data file is removed."""
     with server.client() as c:
         tracer = Strace(server.proc.pid, tmp_path / f"strace-{key}.txt")  # type: ignore[union-attr]
         try:
-            r = c.put(f"/v1/objects/b/{key}", content=b"durable bytes " * 1000)
+            r = c.put(path.format(key=key), content=b"durable bytes " * 1000)
             assert r.status_code == 200, r.text
             deadline = time.monotonic() + 10
             while replaced is not None and replaced.exists() and time.monotonic() < deadline:
@@ -71,16 +72,31 @@ def put_traced(server: Server, tmp_path: Path, key: str, replaced: Path | None =
     return lines
 
 
-def test_put_is_answered_only_once_durable(server: Server, tmp_path: Path) -> None:
+def assert_durable_before_answer(lines: list[str]) -> None:
     """Data file fsynced, renamed into %ob, its directory fsynced, the index WAL synced: then the answer."""
-    with server.client() as c:
-        create_bucket(c, "b")
-    lines = put_traced(server, tmp_path, "k1")
     data = first(lines, r"fsync\(\d+<[^>]*/%wk/")
     rename = first(lines, r"rename\w*\(.*%wk/.*%ob/", data)
     dir_sync = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>\)", rename)
     wal_sync = first(lines, r"fdatasync\(\d+<[^>]*index\.db-wal>\)", dir_sync)
     first(lines, ANSWER, wal_sync)
+
+
+def test_put_is_answered_only_once_durable(server: Server, tmp_path: Path) -> None:
+    """A PUT over /v1 (an S3 PutObject takes the same engine path)."""
+    with server.client() as c:
+        create_bucket(c, "b")
+    assert_durable_before_answer(put_traced(server, tmp_path, "k1"))
+
+
+def test_an_uploaded_part_is_answered_only_once_durable(server: Server, tmp_path: Path) -> None:
+    """An S3 UploadPart: CompleteMultipartUpload must find every part it was told about."""
+    with server.client() as c:
+        create_bucket(c, "b")
+        r = c.post("/b/mp", params={"uploads": ""})
+        assert r.status_code == 200, r.text
+        upload_id = re.search(r"<UploadId>([^<]+)</UploadId>", r.text).group(1)  # type: ignore[union-attr]
+    lines = put_traced(server, tmp_path, "mp", path=f"/b/{{key}}?partNumber=1&uploadId={upload_id}")
+    assert_durable_before_answer(lines)
 
 
 def test_without_the_fsync_policy_nothing_waits_for_the_disk(server: Server, tmp_path: Path) -> None:
