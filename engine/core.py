@@ -138,7 +138,8 @@ class Engine(ObjectOps, ListingOps):
                     files = files + self._doomed_recv.receive_nowait()
                 except trio.WouldBlock:
                     break
-            await trio.to_thread.run_sync(self._unlink_now, files)
+            with trio.CancelScope(shield=True):  # a batch taken off the queue is always finished, even at close
+                await trio.to_thread.run_sync(self._unlink_now, files)
 
     def _unlink_now(self, files: list[FileRef]) -> None:
         """The commits that let these files go are made durable first: a power loss must never bring back
