@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.errors import AisError, first_error
+
 from .client import ENDPOINT_ENV
 
 DATA_DIR_ENV = "AISFS_DATA_DIR"
@@ -219,12 +221,10 @@ def _run_foreground(args: argparse.Namespace, cfg: Any) -> int:
     try:
         trio.run(run, cfg, ready)
     except BaseException as e:
-        cause = _first_error(e)
+        cause = first_error(e)
         if isinstance(cause, KeyboardInterrupt):
             ready("interrupted")
             return 130
-        from engine.errors import AisError
-
         from .fuse.daemon import MountError
 
         if isinstance(cause, AisError):
@@ -247,13 +247,6 @@ def mounted_line(cfg: Any) -> str:
     if cfg.serve:
         line += f"; S3 and REST on http://{cfg.serve}"
     return line + f" (stop: aisfs umount {cfg.mountpoint})"
-
-
-def _first_error(e: BaseException) -> BaseException:
-    """Unwrap trio's exception groups down to the first leaf."""
-    while isinstance(e, BaseExceptionGroup) and e.exceptions:
-        e = e.exceptions[0]
-    return e
 
 
 def _daemonize(args: argparse.Namespace, cfg: Any) -> int:

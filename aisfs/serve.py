@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from engine.errors import AisError
+from engine.errors import AisError, first_error
 
 if TYPE_CHECKING:
     import trio
@@ -82,10 +82,3 @@ def run(args: argparse.Namespace) -> int:
             return 1
         raise
     return 0
-
-
-def first_error(e: BaseException) -> BaseException:
-    """Unwrap trio's exception groups down to the first leaf exception."""
-    while isinstance(e, BaseExceptionGroup) and e.exceptions:
-        e = e.exceptions[0]
-    return e

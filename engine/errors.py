@@ -130,3 +130,10 @@ class DataDirInUse(AisError):
     """A second process tried to open a data directory that is already open."""
 
     code = "DataDirInUse"
+
+
+def first_error(e: BaseException) -> BaseException:
+    """Unwrap trio's exception groups down to the first leaf: what a nursery's one failing task raised."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return e

@@ -13,7 +13,7 @@ from typing import AsyncIterable
 import trio
 
 from .checksum import MultiHasher
-from .errors import BadDigest, EntityTooLarge, IncompleteBody, OutOfSpace
+from .errors import BadDigest, EntityTooLarge, IncompleteBody, OutOfSpace, first_error
 from .mountpath import Mountpath
 
 BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
@@ -56,27 +56,33 @@ class WorkFile:
         except OSError as e:
             raise space_error(e) from e
 
-    async def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Buffer small pieces; hand big batches to a thread so hashing never stalls the loop."""
-        self.size += len(data)
-        if not self._buf and len(data) >= BATCH:
-            await trio.to_thread.run_sync(self._write_sync, data)
-            return
-        self._buf += data
-        if len(self._buf) >= BATCH:
-            buf, self._buf = self._buf, bytearray()
-            await trio.to_thread.run_sync(self._write_sync, buf)
-
     async def receive(self, body: AsyncIterable[bytes], *, size: int | None, limit: int, fsync: bool,
                       verify: dict[str, str]) -> None:
         """Take a whole request body and finish the file; refuse a body longer than declared (or than
-        `limit`), shorter than declared, or without the checksums (type -> hex) its client claimed."""
-        async for chunk in body:
-            await self.write(chunk)
-            if size is not None and self.size > size:
-                raise IncompleteBody(f"request body is longer than its declared size {size}")
-            if self.size > limit:
-                raise EntityTooLarge(f"request body exceeds the {limit}-byte limit")
+        `limit`), shorter than declared, or without the checksums (type -> hex) its client claimed.
+
+        The body is received while the batch before it is hashed and written in a worker thread, so
+        the network and the disk work at the same time (one batch in flight: memory stays bounded)."""
+        batches, to_write = trio.open_memory_channel[bytes | bytearray](0)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write_batches, to_write)
+                async with batches:
+                    async for chunk in body:  # immutable bytes: safe to hand over while the next arrives
+                        self.size += len(chunk)
+                        if size is not None and self.size > size:
+                            raise IncompleteBody(f"request body is longer than its declared size {size}")
+                        if self.size > limit:
+                            raise EntityTooLarge(f"request body exceeds the {limit}-byte limit")
+                        if not self._buf and len(chunk) >= BATCH:
+                            await batches.send(chunk)
+                            continue
+                        self._buf += chunk
+                        if len(self._buf) >= BATCH:
+                            batch, self._buf = self._buf, bytearray()
+                            await batches.send(batch)
+        except BaseExceptionGroup as eg:
+            raise first_error(eg) from None
         if size is not None and self.size != size:
             raise IncompleteBody(f"request body ended after {self.size} of {size} bytes")
         await self.finish(fsync=fsync)
@@ -84,6 +90,11 @@ class WorkFile:
             got = self.hasher.hexdigest(t)
             if got != want:
                 raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
+
+    async def _write_batches(self, batches: trio.MemoryReceiveChannel[bytes | bytearray]) -> None:
+        async with batches:
+            async for batch in batches:
+                await trio.to_thread.run_sync(self._write_sync, batch)
 
     async def copy_from(self, fd: int, offset: int, length: int) -> None:
         """Fill from another file (object copy), hashing on the way, in one worker thread."""
