@@ -134,12 +134,12 @@ def cleanup(base: Path) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def with_engine(data_dir: Path, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+def with_engine(data_dir: Path, fn: Callable[[Any], Awaitable[Any]], mountpaths: list[Path] | None = None) -> Any:
     """Run `fn(engine)` on the data dir while no mount holds it (to seed or inspect objects)."""
     from engine.core import Engine
 
     async def main() -> Any:
-        async with Engine.open(data_dir) as engine:
+        async with Engine.open(data_dir, mountpaths) as engine:
             return await fn(engine)
 
     return trio.run(main)

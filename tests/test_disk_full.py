@@ -1,0 +1,90 @@
+"""A disk that really fills up in the middle of a write (not the watermarks' early refusal): the writer
+gets the out-of-space error of its face, the previous version stays readable, and nothing of the
+failed write is left behind. The mountpath is a small tmpfs, so the disk is full at a known size."""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from fuse_support import Mount, cleanup, with_engine
+from restkit import create_bucket, ourl
+from support import Server
+
+MIB = 1 << 20
+SMALL_FS = 4 * MIB
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB filesystem to use as the only mountpath; unmounted even when the test fails."""
+    d = tmp_path / "small"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_FS}", "aisfs-test", str(d)], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", str(d)], check=True)
+
+
+def leftovers(mp: Path) -> list[Path]:
+    """Work files (a PUT's or a mount's staged file) still on the mountpath."""
+    return list((mp / "%wk").glob("*")) if (mp / "%wk").exists() else []
+
+
+def test_put_over_rest_and_s3_on_a_full_disk(tmp_path: Path, small_fs: Path) -> None:
+    srv = Server(tmp_path / "data", "--mountpath", str(small_fs)).start()
+    try:
+        old = os.urandom(MIB)
+        too_big = os.urandom(SMALL_FS - MIB // 2)  # more than is left: fails part-way through
+        with srv.client() as c:
+            create_bucket(c, "b")
+            assert c.put(ourl("b", "k"), content=old).status_code == 200
+            r = c.put(ourl("b", "k"), content=too_big)
+            assert r.status_code == 507, r.text
+            assert r.json()["status"] == 507 and "space" in r.json()["message"]
+            got = c.get(ourl("b", "k"))
+            assert got.content == old and got.headers["ais-version"] == "1"
+            assert not leftovers(small_fs)
+            # S3 answers with its own code, and stores nothing either
+            r = c.put("/b/s3key", content=too_big)
+            assert r.status_code == 507 and "<Code>InsufficientStorage</Code>" in r.text, r.text
+            assert c.head("/b/s3key").status_code == 404
+            assert not leftovers(small_fs)
+            # the space of the failed writes came back: a write that fits works
+            assert shutil.disk_usage(small_fs).used < 2 * MIB
+            assert c.put(ourl("b", "k2"), content=old).status_code == 200
+    finally:
+        srv.stop()
+
+
+def test_mount_write_on_a_full_disk(tmp_path: Path, small_fs: Path) -> None:
+    old = os.urandom(MIB)
+
+    async def seed(engine: Any) -> None:
+        await engine.create_bucket("b")
+        await engine.put_object("b", "f", old)
+
+    data = tmp_path / "data"
+    # The mountpath is remembered by the data dir, so the mount finds it without being told.
+    with_engine(data, seed, mountpaths=[small_fs])
+    m = Mount(tmp_path / "m", "b", data_dir=data)
+    try:
+        m.start()
+        with pytest.raises(OSError) as ei:
+            with open(m.path("f"), "r+b") as f:
+                f.write(os.urandom(SMALL_FS))
+        assert ei.value.errno == errno.ENOSPC
+        assert m.path("f").read_bytes() == old
+        m.stop()
+        assert not leftovers(small_fs)
+        assert with_engine(data, lambda e: e.get_bytes("b", "f")) == old
+    finally:
+        m.stop()
+        cleanup(tmp_path / "m")
