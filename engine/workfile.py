@@ -48,6 +48,9 @@ class WorkFile:
 
     def _write_sync(self, data: bytes | bytearray | memoryview) -> None:
         self.hasher.update(data)
+        self._write_only(data)
+
+    def _write_only(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         try:
             while view:
@@ -92,9 +95,15 @@ class WorkFile:
                 raise BadDigest(f"{t} checksum mismatch: computed {got}, client sent {want}")
 
     async def _write_batches(self, batches: trio.MemoryReceiveChannel[bytes | bytearray]) -> None:
+        """Each batch hashed and written; a slow hash (MD5, SHA) runs in a second thread beside the write."""
         async with batches:
             async for batch in batches:
-                await trio.to_thread.run_sync(self._write_sync, batch)
+                if not self.hasher.slow:
+                    await trio.to_thread.run_sync(self._write_sync, batch)
+                    continue
+                async with trio.open_nursery() as both:
+                    both.start_soon(trio.to_thread.run_sync, self.hasher.update, batch)
+                    await trio.to_thread.run_sync(self._write_only, batch)
 
     async def copy_from(self, fd: int, offset: int, length: int) -> None:
         """Fill from another file (object copy), hashing on the way, in one worker thread."""
