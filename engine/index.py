@@ -6,13 +6,14 @@ transaction. All calls run on the engine's trio thread; each is short.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .checksum import Cksum
+from .durable import fsync_path
 from .meta import ObjectMeta
 from .names import prefix_upper_bound
 
@@ -94,15 +95,8 @@ class Index:
 
         A full fsync also commits the filesystem's journal (ext4, XFS), and with it every rename made
         before; `data_only` (fdatasync) is for callers that synced those directories themselves."""
-        wal = f"{self.path}-wal"
-        try:
-            fd = os.open(wal, os.O_RDONLY)
-        except FileNotFoundError:
-            return
-        try:
-            (os.fdatasync if data_only else os.fsync)(fd)
-        finally:
-            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):  # no WAL yet: nothing committed to sync
+            fsync_path(f"{self.path}-wal", data_only=data_only)
 
     # mountpaths -----------------------------------------------------------------------------
     def mountpath_id(self, path: str) -> int:

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .durable import fsync_path
+
 
 def load(path: Path) -> Any | None:
     """Return the parsed document, or None when it does not exist yet."""
@@ -30,8 +32,4 @@ def save(path: Path, doc: Any, *, private: bool = False) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_path(path.parent)

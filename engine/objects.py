@@ -13,6 +13,7 @@ import trio
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
+from .durable import fsync_path
 from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplementedYet, ObjectCorrupted,
                      ObjectNotFound, OutOfSpace, PreconditionFailed)
 from .index import Index, Row, row_to_meta
@@ -412,11 +413,10 @@ class ObjectOps:
 
 
 def _sync_placed(path: str, data_synced: bool, index: Index) -> None:
-    todo = [os.path.dirname(path)] if data_synced else [path, os.path.dirname(path)]
-    for p in todo if path else ():
-        fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """`path`'s data file (unless synced already) and the directory it was renamed into, then the WAL;
+    with no `path`, the WAL alone (fully fsynced: it then also covers renames no one synced)."""
+    if path:
+        if not data_synced:
+            fsync_path(path)
+        fsync_path(os.path.dirname(path))
     index.sync(data_only=bool(path))

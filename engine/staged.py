@@ -21,10 +21,13 @@ class StagedFile(WorkFile):
 
     def __init__(self, mp: Mountpath, cksum_type: str) -> None:
         super().__init__(mp, {cksum_type}, access=os.O_RDWR)
-        self.fd = self._fd
         self.cksum_type = cksum_type
         self.sealed = False
         self._hashed = 0      # bytes [0, _hashed) are in `hasher`, in order
+
+    @property
+    def fd(self) -> int:
+        return self._fd
 
     def pwrite(self, data: bytes | memoryview, offset: int) -> int:
         """Write all of `data` at `offset` (blocking: the caller picks a thread for large writes)."""
@@ -105,4 +108,4 @@ class StagedFile(WorkFile):
                 os.close(self.fd)
         else:
             self.abort()
-        self.fd = self._fd = -1
+        self._fd = -1

@@ -31,9 +31,11 @@ class Staging(Protocol):
     """A file being written through the mount; `sealed` once a commit made it an object's data (then
     changes go to its `successor`). Blocking methods: the caller picks a thread for large work."""
 
-    fd: int
     size: int
     sealed: bool
+
+    @property
+    def fd(self) -> int: ...
 
     def pwrite(self, data: bytes | memoryview, offset: int) -> int: ...
     def pread(self, size: int, offset: int) -> bytes: ...
