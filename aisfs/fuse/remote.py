@@ -13,8 +13,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, AsyncIterable, AsyncIterator
 
-import trio
-
 from engine.bprops import ACCESS_PUT, check_access
 from engine.checksum import Cksum
 from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, PreconditionFailed
@@ -23,9 +21,9 @@ from engine.workfile import pwrite_all
 
 from ..client import ENTRY_IS_DIR, AsyncClient, ObjectInfo
 from .backend import Staging
+from .upload import staged_chunks
 
 READ_BLOCK = 4 << 20   # one range GET fills this much of a handle's buffer: few, large requests
-BODY_CHUNK = 4 << 20   # a staged file is PUT in chunks of this much
 LIST_PROPS = "name,size,version,checksum,atime,custom,etag,last-modified"
 
 
@@ -118,14 +116,6 @@ class TempStaging:
             os.close(self.fd)
             self.fd = -1
 
-    async def body(self) -> AsyncIterator[bytes]:
-        pos, size = 0, self.size
-        while pos < size:
-            data = await trio.to_thread.run_sync(os.pread, self.fd, min(BODY_CHUNK, size - pos), pos)
-            if not data:
-                raise OSError("staging file shrank during upload")
-            pos += len(data)
-            yield data
 
 
 class RemoteBackend:
@@ -214,7 +204,8 @@ class RemoteBackend:
     async def commit_staged(self, bucket: str, key: str, staging: Staging, *, custom: dict[str, str]
                             ) -> ObjectMeta:
         assert isinstance(staging, TempStaging)
-        return await self.put(bucket, key, staging.body(), size=staging.size, custom=custom)
+        body = staged_chunks(staging.fd, staging.size)
+        return await self.put(bucket, key, body, size=staging.size, custom=custom)
 
     async def delete(self, bucket: str, key: str) -> None:
         await self.c.delete_object(bucket, key)

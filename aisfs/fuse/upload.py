@@ -13,7 +13,7 @@ from .backend import Backend
 
 STREAM_MIN = 4 << 20     # smaller files are one PUT at close: a stream's task and channel would cost more
 CHANNEL_CHUNKS = 8       # backpressure: a writer waits when the store falls this far behind
-PREFIX_CHUNK = 4 << 20
+CHUNK = 4 << 20          # a staging file is read for a PUT in pieces of this much
 
 
 class Upload:
@@ -45,13 +45,8 @@ class Upload:
             self.done.set()
 
     async def _body(self) -> AsyncIterator[bytes]:
-        pos = 0
-        while pos < self._prefix:
-            data = await trio.to_thread.run_sync(os.pread, self._fd, min(PREFIX_CHUNK, self._prefix - pos), pos)
-            if not data:
-                raise OSError("staging file shrank during upload")
-            pos += len(data)
-            yield data
+        async for chunk in staged_chunks(self._fd, self._prefix):
+            yield chunk
         async for chunk in self._recv:
             yield chunk
 
@@ -77,3 +72,14 @@ class Upload:
         self._send.close()
         await self.done.wait()
         return None if self.failed else self.meta
+
+
+async def staged_chunks(fd: int, size: int) -> AsyncIterator[bytes]:
+    """Bytes [0, size) of a staging file as a PUT body, read a chunk at a time in a worker thread."""
+    pos = 0
+    while pos < size:
+        data = await trio.to_thread.run_sync(os.pread, fd, min(CHUNK, size - pos), pos)
+        if not data:
+            raise OSError("staging file shrank during upload")
+        pos += len(data)
+        yield data
