@@ -6,6 +6,7 @@ so every face sees one async API.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -20,11 +21,12 @@ from .bmd import BMD
 from .cleanup import clean_orphans
 from .config import ClusterConfig
 from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequest
-from .index import Index
+from .index import Index, IndexReader
 from .jobs import Job, Jobs
 from .listing import ListingOps
 from .mountpath import Mountpaths, lock_dir
 from .objects import ObjectOps
+from .prefetch import Prefetcher
 from .stats import Stats
 
 log = logging.getLogger("aisfs.engine")
@@ -55,22 +57,29 @@ class Engine(ObjectOps, ListingOps):
         self.stats = Stats()
         self._atimes: dict[tuple[str, str], int] = {}
         self._doomed, self._doomed_recv = trio.open_memory_channel[list[FileRef]](math.inf)
+        self.prefetcher = Prefetcher(IndexReader(self.index.path), self._data_path)
         self.started_ns = time.time_ns()
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, data_dir: Path | str, mountpaths: list[Path] | None = None) -> AsyncIterator["Engine"]:
-        """Open the store and run its housekeeping (atime write-back, jobs) until the block exits."""
+        """Open the store and run its housekeeping (atime write-back, reaper, read-ahead, jobs) until the block
+        exits."""
         eng = cls(Path(data_dir), [Path(p) for p in mountpaths] if mountpaths else None)
         try:
             async with trio.open_nursery() as nursery:
-                eng.jobs.attach(nursery)
-                nursery.start_soon(eng._atime_flusher)
-                nursery.start_soon(eng._reaper)
-                eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
                 try:
+                    # its own limiter: the read-ahead thread runs as long as the engine, and takes no
+                    # slot from the worker threads that reads and writes wait on
+                    nursery.start_soon(functools.partial(trio.to_thread.run_sync, eng.prefetcher.serve,
+                                                         limiter=trio.CapacityLimiter(1)))
+                    eng.jobs.attach(nursery)
+                    nursery.start_soon(eng._atime_flusher)
+                    nursery.start_soon(eng._reaper)
+                    eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
                     yield eng
-                finally:
+                finally:  # the thread is told first: a cancelled nursery still waits for it
+                    eng.prefetcher.stop()
                     nursery.cancel_scope.cancel()
         finally:
             eng._close()
@@ -100,6 +109,7 @@ class Engine(ObjectOps, ListingOps):
 
     def _close(self) -> None:
         self._reap_leftovers()
+        self.prefetcher.close()
         self._flush_atimes()
         self.index.close()
         self.mountpaths.close()
@@ -149,10 +159,14 @@ class Engine(ObjectOps, ListingOps):
             return
         self.index.sync()
         for mp_id, fid in files:
-            mp = self.mountpaths.by_id.get(mp_id)
-            if mp is not None:
+            path = self._data_path(mp_id, fid)
+            if path is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(mp.data_path(fid))
+                    os.unlink(path)
+
+    def _data_path(self, mp_id: int, fid: str) -> str | None:
+        mp = self.mountpaths.by_id.get(mp_id)
+        return mp.data_path(fid) if mp is not None else None
 
     def _reap_leftovers(self) -> None:
         """At close: what the reaper had not reached yet is removed now."""

@@ -231,6 +231,31 @@ class Index:
         return _Txn(self.db)
 
 
+class IndexReader:
+    """A read-only connection of its own, for a worker thread: WAL lets it read beside the engine's writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def files_after(self, bid: str, after: str, *, upto: str | None, limit: int, inclusive_upto: bool = True
+                    ) -> list[tuple[str, int, str, int]]:
+        """(key, mountpath id, data file id, size) of up to `limit` objects with after < key <(=) upto."""
+        op = "<=" if inclusive_upto else "<"
+        bound = f" AND key{op}?" if upto is not None else ""
+        args = (bid, after, upto, limit) if upto is not None else (bid, after, limit)
+        return self.db.execute(f"SELECT key, mp, fid, size FROM objects WHERE bid=? AND key>?{bound} "
+                               "ORDER BY key LIMIT ?", args).fetchall()
+
+    def count_between(self, bid: str, after: str, upto: str, *, limit: int) -> int:
+        """How many objects have after < key <= upto, counting no further than `limit`."""
+        (n,) = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM objects WHERE bid=? AND key>? AND key<=? "
+                               "LIMIT ?)", (bid, after, upto, limit)).fetchone()
+        return n
+
+
 class _Txn:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db

@@ -241,6 +241,7 @@ class ObjectOps:
         try:
             if os.fstat(fd).st_size != meta.size:
                 raise ObjectCorrupted(f"\"ais://{bucket}/{key}\": stored size differs from its metadata")
+            self.prefetcher.opened(bid, key, fd, meta.size)  # before validation reads it: was it cached?
             if validate if validate is not None else props["checksum"]["validate_warm_get"]:
                 await self._validate(reader)
         except BaseException:

@@ -1,0 +1,189 @@
+"""Read-ahead across objects: a reader that goes through a directory's objects in key order (`tar c`,
+`cp -r` or `rsync` out of a mount, a dataloader over sorted files, an S3 client copying a prefix) finds the
+next objects' data already in the page cache, instead of waiting on the disk once per object.
+
+Every open of a small object reports its key, and whether some of its data was on disk only. A worker
+thread keeps, per directory (the key up to its last `/`), the furthest key opened. When three opens in a row
+that had to wait for the disk each land at most WINDOW keys after the one before, reading is going
+through the directory in order: the thread asks the kernel (`posix_fadvise(WILLNEED)`) for the data of
+the objects in between and of the next DEPTH, and keeps DEPTH requested ahead as the reads move on.
+Shuffled reads (a training job's random sampler) rarely make three such steps in a row, and reads of
+cached data never start anything.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import logging
+import mmap
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .index import IndexReader
+from .names import prefix_upper_bound
+
+log = logging.getLogger("aisfs.engine")
+
+WINDOW = 32           # an open at most this many keys after the previous one is a step in order
+STEPS = 3             # steps in a row that start reading ahead
+MAX_TRUST = 8         # a run survives this many stray opens in a row
+BEHIND = 4 * WINDOW   # keys before the furthest open that still belong to the run (readers in parallel lag)
+DEPTH = 64            # objects kept requested ahead of the furthest open
+MAX_OBJECT = 2 << 20  # larger objects are left to the kernel's own readahead within the file
+MAX_DIRS = 256        # directories followed at once; the least recently opened is forgotten
+QUEUE = 4096          # opens waiting for the worker thread; more are dropped
+PAUSE = 0.005         # the thread takes queued opens at most this often: each wake-up costs the loop a GIL hand-off
+
+Hint = tuple[str, str, bool]  # (bucket id, key, whether some of its data was on disk only)
+
+
+@dataclass(slots=True)
+class _Dir:
+    upper: str | None        # bound of the directory's key range
+    last: str                # the previous open outside the run: the next step is measured from it
+    origin: str = ""         # where the current steps began
+    steps: int = 0           # cold opens in a row, each at most WINDOW keys after the one before
+    anchor: str = ""         # the furthest open inside the run
+    frontier: str = ""       # the last key requested ahead ("": no run)
+    exhausted: bool = False  # requested up to the directory's end
+    trust: int = 0           # opens inside the run raise it, opens outside lower it; at 0 the run ends
+    ahead: collections.deque[str] = field(default_factory=collections.deque)  # requested, beyond the anchor
+    behind: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=BEHIND))
+    # requested and now at or before the anchor: readers lagging behind the furthest one still open these
+
+    def in_run(self, key: str) -> bool:
+        return bool(self.frontier) and self.behind[0] <= key <= self.frontier
+
+
+class Prefetcher:
+    """The event loop only appends hints to a deque (no trio thread hop per open); one worker thread, run
+    by `serve` until `stop`, wakes at most every PAUSE to take them, and owns all the state."""
+
+    def __init__(self, index: IndexReader, data_path: Callable[[int, str], str | None]) -> None:
+        self._index = index
+        self._data_path = data_path
+        self._pending: collections.deque[Hint] = collections.deque()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._dirs: collections.OrderedDict[tuple[str, str], _Dir] = collections.OrderedDict()
+
+    def opened(self, bid: str, key: str, fd: int, size: int) -> None:
+        """From the event loop: never blocks, and drops the hint when the thread is behind."""
+        if 0 < size <= MAX_OBJECT and len(self._pending) < QUEUE:
+            self._pending.append((bid, key, not fully_cached(fd, size)))
+            if not self._wake.is_set():  # else the thread has yet to clear it, and drains after that
+                self._wake.set()
+
+    def serve(self) -> None:
+        """The worker thread's body: follow opens until `stop`. A failure drops read-ahead, never the engine."""
+        while not self._stopped:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                while self._pending:  # deque appends and pops are atomic: no hint is lost or taken twice
+                    self._opened(*self._pending.popleft())
+            except Exception:
+                log.exception("read-ahead across objects failed; following opens afresh")
+                self._dirs.clear()
+            time.sleep(PAUSE)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    def close(self) -> None:
+        self._index.close()
+
+    def _opened(self, bid: str, key: str, cold: bool) -> None:
+        prefix = key[: key.rfind("/") + 1]
+        d = self._dirs.get((bid, prefix))
+        if d is None:
+            self._dirs[(bid, prefix)] = _Dir(prefix_upper_bound(prefix) if prefix else None, key)
+            if len(self._dirs) > MAX_DIRS:
+                self._dirs.popitem(last=False)
+            return
+        self._dirs.move_to_end((bid, prefix))
+        if d.in_run(key):
+            d.trust = min(d.trust + 1, MAX_TRUST)
+            if key > d.anchor:
+                d.anchor = key
+                while d.ahead and d.ahead[0] <= key:
+                    d.behind.append(d.ahead.popleft())
+            if not d.exhausted and len(d.ahead) < DEPTH // 2:
+                self._extend(bid, prefix, d)
+            return
+        if d.frontier:
+            d.trust -= 1
+            if d.trust <= 0:  # most opens fall elsewhere: nobody reads this run in order any more
+                d.frontier = ""
+                d.ahead.clear()
+                d.behind.clear()
+        start, d.last = d.last, key
+        if not (cold and key > start and self._index.count_between(bid, start, key, limit=WINDOW + 1) <= WINDOW):
+            d.steps = 0
+            return
+        if d.steps == 0:
+            d.origin = start
+        d.steps += 1
+        if d.steps >= STEPS:  # reading in order (a run, replacing any earlier one): what lies between, then ahead
+            between = self._index.files_after(bid, d.origin, upto=key, limit=STEPS * WINDOW)
+            d.ahead.clear()
+            d.behind.clear()
+            d.behind.append(d.origin)
+            d.behind.extend(self._request(prefix, [r for r in between if r[0] != key]))
+            d.behind.append(key)
+            d.anchor = d.frontier = key
+            d.exhausted, d.steps, d.trust = False, 0, STEPS
+            self._extend(bid, prefix, d)
+
+    def _extend(self, bid: str, prefix: str, d: _Dir) -> None:
+        rows = self._index.files_after(bid, d.frontier, upto=d.upper, limit=DEPTH, inclusive_upto=False)
+        d.exhausted = len(rows) < DEPTH
+        if rows:
+            d.frontier = rows[-1][0]
+            d.ahead.extend(self._request(prefix, rows))
+
+    def _request(self, prefix: str, rows: list[tuple[str, int, str, int]]) -> list[str]:
+        """Start reading the data of these objects (this directory's own, not its subdirectories')."""
+        done = []
+        for key, mp, fid, size in rows:
+            if "/" in key[len(prefix):] or not 0 < size <= MAX_OBJECT:
+                continue
+            path = self._data_path(mp, fid)
+            if path is None:
+                continue
+            with contextlib.suppress(OSError):  # replaced or deleted meanwhile: nothing to read ahead
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.posix_fadvise(fd, 0, size, os.POSIX_FADV_WILLNEED)
+                finally:
+                    os.close(fd)
+            done.append(key)
+        return done
+
+
+class _CacheRange(ctypes.Structure):
+    _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+
+class _CacheStat(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in ("nr_cache", "nr_dirty", "nr_writeback", "nr_evicted",
+                                               "nr_recently_evicted")]
+
+
+_SYS_CACHESTAT = 451  # Linux 6.5+, the same number on every architecture
+_syscall = ctypes.CDLL(None, use_errno=True).syscall
+
+
+def fully_cached(fd: int, size: int) -> bool:
+    """Every page of the file is in the page cache. cachestat(2) looks without reading: a read, even
+    preadv2(RWF_NOWAIT), starts the kernel's readahead and may find the data it just fetched. Without
+    cachestat (older kernels) the answer is False."""
+    stat = _CacheStat()
+    if _syscall(_SYS_CACHESTAT, fd, ctypes.byref(_CacheRange(0, 0)), ctypes.byref(stat), 0) != 0:
+        return False
+    return stat.nr_cache * mmap.PAGESIZE >= size

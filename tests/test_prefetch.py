@@ -1,0 +1,109 @@
+"""Read-ahead across objects: reading a directory's files in order (as `cat`, `tar c`, `cp -r` and sorted
+dataloaders do) finds the next files' data already in the page cache; shuffled reads leave the rest alone.
+
+The page-cache state of each object's data file is what a user would see as "no wait on the disk": it is
+checked with mincore(2) on a mapping of the file (a read, even preadv2(RWF_NOWAIT), would itself start the
+kernel's readahead), and emptied with posix_fadvise(DONTNEED) (no root needed)."""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from fuse_support import serving_mount
+from restkit import bucket_props, data_file, ourl
+
+N = 120
+BODY = os.urandom(64 << 10)
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def cached(path: Path, every: bool = True) -> bool:
+    """Every page (or any page) of the file is in the page cache, found without reading it."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mm:
+            pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+            vec = (ctypes.c_ubyte * pages)()
+            addr = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+            if LIBC.mincore(ctypes.c_void_p(addr), ctypes.c_size_t(size), vec) != 0:
+                raise OSError(ctypes.get_errno(), "mincore")
+            del addr
+            return (all if every else any)(v & 1 for v in vec)
+
+
+def evict(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def stored_cold(c: httpx.Client, data_dir: Path, bucket: str, keys: list[str]) -> list[Path]:
+    """PUT every key, then drop their data from the page cache; the data files, in key order."""
+    for k in keys:
+        assert c.put(ourl(bucket, k), content=BODY).status_code == 200
+    bid = bucket_props(c, bucket)["bid"]
+    files = [data_file(data_dir, bid, k) for k in keys]
+    os.sync()
+    for f in files:
+        evict(f)
+    left = [i for i, f in enumerate(files) if cached(f, every=False)]
+    assert not left, f"posix_fadvise(DONTNEED) left data in the page cache: {left}"
+    return files
+
+
+def wait_cached(files: list[Path], timeout: float = 10.0) -> list[bool]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = [cached(f) for f in files]
+        if all(state) or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+def test_reading_a_directory_in_order_reads_the_next_files_ahead(tmp_path: Path) -> None:
+    with serving_mount(tmp_path, "bkt") as (m, c):
+        keys = [f"shards/f{i:04d}.bin" for i in range(N)]
+        files = stored_cold(c, m.data_dir, "bkt", keys)
+        for i in range(4):  # `cat` of the first four files, through the mount
+            assert m.path("shards", f"f{i:04d}.bin").read_bytes() == BODY
+        ahead = wait_cached(files[4:40])
+        assert all(ahead), f"not read ahead: {[keys[4 + i] for i, ok in enumerate(ahead) if not ok]}"
+        # bounded: nothing far beyond what the reader has reached
+        assert not any(cached(f) for f in files[100:]), str([i for i, f in enumerate(files) if cached(f)])
+        # and it follows the reader to the end of the directory
+        for i in range(4, N - 20):
+            assert m.path("shards", f"f{i:04d}.bin").read_bytes() == BODY
+        assert all(wait_cached(files[N - 20:]))
+
+
+def test_shuffled_reads_read_nothing_ahead(tmp_path: Path) -> None:
+    with serving_mount(tmp_path, "bkt") as (m, c):
+        keys = [f"train/s{i:04d}.bin" for i in range(N)]
+        files = stored_cold(c, m.data_dir, "bkt", keys)
+        # a sampler's order: no three reads in a row each a short step forward
+        order = [90, 10, 100, 45, 5, 80, 30, 115, 60, 20, 70, 0]
+        for i in order:  # REST GETs (the mount's reads take the same engine path)
+            r = c.get(ourl("bkt", keys[i]))
+            assert r.status_code == 200 and r.content == BODY
+        time.sleep(0.5)  # room for read-ahead that should not happen
+        unread = [f for i, f in enumerate(files) if i not in order]
+        assert not any(cached(f) for f in unread)
+
+
+def test_a_directory_read_in_order_over_s3_reads_ahead_too(tmp_path: Path) -> None:
+    with serving_mount(tmp_path, "bkt") as (m, c):
+        keys = [f"imgs/{i:05d}.jpg" for i in range(N)]
+        files = stored_cold(c, m.data_dir, "bkt", keys)
+        for k in keys[:4]:  # anonymous S3 GetObject on the same port
+            r = c.get(f"/bkt/{k}")
+            assert r.status_code == 200 and r.content == BODY
+        assert all(wait_cached(files[4:40]))
