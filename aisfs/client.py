@@ -21,7 +21,7 @@ from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Conc
 import anyio
 import httpx
 
-from engine import errors
+from engine import errors, meta
 from engine.checksum import Hasher, new_hasher
 from engine.errors import AisError
 
@@ -183,7 +183,7 @@ class ObjectInfo:
                    content_type=h.get("Content-Type", ""), last_modified=h.get("Last-Modified", ""),
                    cksum_type=h.get("Ais-Checksum-Type", ""), cksum_value=h.get("Ais-Checksum-Value", ""),
                    version=h.get("Ais-Version", ""), atime_ns=int(atime) if atime.isdigit() else 0,
-                   custom=parse_custom_md(h.get("Ais-Custom-Md", "")))
+                   custom=meta.parse_custom_md(h.get("Ais-Custom-Md", "")))
 
     @property
     def uri(self) -> str:
@@ -202,20 +202,6 @@ class ObjectInfo:
                 "content_type": self.content_type, "last_modified": self.last_modified,
                 "checksum": {"type": self.cksum_type, "value": self.cksum_value}, "version": self.version,
                 "atime": self.atime_ns, "custom": self.custom}
-
-
-def parse_custom_md(text: str) -> dict[str, str]:
-    """`k=v,k2=v2` (the `Ais-Custom-Md` header) -> dict."""
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        k, sep, v = part.partition("=")
-        if sep and k.strip():
-            out[k.strip()] = v.strip()
-    return out
-
-
-def format_custom_md(custom: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in custom.items())
 
 
 def _range_header(offset: int, length: int | None) -> dict[str, str]:
@@ -375,7 +361,7 @@ class ops:
         if content_type:
             headers["Content-Type"] = content_type.encode()
         if custom:
-            headers["Ais-Custom-Md"] = format_custom_md(custom).encode()  # UTF-8, as the server reads it
+            headers["Ais-Custom-Md"] = meta.format_custom_md(custom).encode()  # UTF-8, as the server reads it
         if checksum:
             headers["Ais-Checksum-Type"], headers["Ais-Checksum-Value"] = checksum
         resp = yield Req("PUT", _opath(bucket, key), headers=headers, content=body, what="object")

@@ -215,6 +215,8 @@ def test_header_metadata_is_utf8(c: httpx.Client) -> None:
     for name in ("Ais-Custom-Md", "Content-Type"):
         bad = b"k=\xff\xfe" if name == "Ais-Custom-Md" else b"text/\xff"
         assert_error(c.put(ourl("hdrs", "bad"), content=b"2", headers={name: bad}), 400, "utf-8")
+    # percent-encoded bytes are decoded, and must be UTF-8 as well
+    assert_error(c.put(ourl("hdrs", "bad"), content=b"2", headers={"Ais-Custom-Md": "k=%FF"}), 400, "utf-8")
     assert_error(c.get(ourl("hdrs", "bad")), 404)
 
 

@@ -94,7 +94,15 @@ def test_patch_custom_metadata_rewrites_no_data(c: httpx.Client, shared_server: 
             cl.set_custom("patchmd", "missing", {"a": "1"})
         with pytest.raises(errors.BucketNotFound):
             cl.set_custom("no-such-bucket", "obj", {"a": "1"})
-    for bad in ({"a": 1}, {"a": "x,y"}, {"a=b": "1"}, {"": "1"}, {" a": "1"}, ["a"]):
+    odd = {"tags": "x,y", "a=b": "1=2", " pad": " 50% ", "nl": "two\nlines"}  # what k=v,k2=v2 cannot carry raw
+    r = c.request("PATCH", ourl("patchmd", "obj"), params={"set-new-custom": "true"}, json={"value": odd})
+    assert r.status_code == 200, r.text
+    raw = c.head(ourl("patchmd", "obj")).headers["ais-custom-md"]
+    assert "tags=x%2Cy" in raw and "a%3Db=1%3D2" in raw and "\n" not in raw  # percent-encoded on the wire
+    with Client(shared_server.url) as cl:
+        assert cl.head_object("patchmd", "obj").custom == odd  # and decoded by a client
+        cl.set_custom("patchmd", "obj", {"ü": "ünïcode"}, replace=True)
+    for bad in ({"a": 1}, {"": "1"}, ["a"]):
         assert_error(c.request("PATCH", ourl("patchmd", "obj"), json={"value": bad}), 400)
     assert_error(c.request("PATCH", ourl("patchmd", "obj"), json={"action": "rename-obj", "value": {}}), 400,
                  "unknown action")

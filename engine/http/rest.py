@@ -12,7 +12,7 @@ import operator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import versions
+from .. import meta, versions
 from ..errors import (AisError, BadRequest, MalformedRequest, NotFound, NotImplementedYet, ObjectNotFound,
                       RangeNotSatisfiable)
 from ..objects import WriteCondition
@@ -69,7 +69,7 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     if m.vid != "null":
         h.append(("ais-version-id", m.vid))
     if m.custom:
-        h.append(("ais-custom-md", ",".join(f"{k}={v}" for k, v in m.custom.items())))
+        h.append(("ais-custom-md", meta.format_custom_md(m.custom)))
     return [(k, v.encode("utf-8").decode("latin-1")) for k, v in h]
 
 
@@ -80,18 +80,6 @@ def utf8_header(value: str, name: str) -> str:
     except UnicodeEncodeError:
         raise BadRequest(f"{name} is not valid UTF-8") from None
     return value
-
-
-def parse_custom_md(value: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in utf8_header(value, "Ais-Custom-Md").split(","):
-        if not part.strip():
-            continue
-        k, sep, v = part.partition("=")
-        if not sep or not k.strip():
-            raise BadRequest(f"Ais-Custom-Md: expected k=v pairs, got {part!r}")
-        out[k.strip()] = v.strip()
-    return out
 
 
 # List props -> the entry's JSON member (with its leading comma) from a ListEntry. A listing page is
@@ -350,7 +338,7 @@ class RestFace:
         m = await self.engine.put_object(
             bucket, key, req.body(), size=req.content_length if not req.chunked else None,
             content_type=utf8_header(req.header("content-type"), "Content-Type"),
-            custom=parse_custom_md(req.header("ais-custom-md")),
+            custom=meta.parse_custom_md(utf8_header(req.header("ais-custom-md"), "Ais-Custom-Md")),
             verify=verify, cond=WriteCondition.from_headers(req.header("if-match"), req.header("if-none-match")))
         return Response(200, object_headers(m))
 
@@ -425,13 +413,11 @@ def _bucket_name(s: str) -> str:
 
 
 def _custom_md(value: Any) -> dict[str, str]:
-    """Custom metadata from JSON, refused unless HEAD's `Ais-Custom-Md: k=v,k2=v2` can give it back unchanged."""
+    """Custom metadata from JSON: names and values are strings, names non-empty."""
     custom = _dict(value)
     for k, v in custom.items():
-        if not isinstance(v, str) or not k.strip() or k != k.strip() or v != v.strip():
-            raise BadRequest("custom metadata must map non-empty names to strings, without surrounding spaces")
-        if "," in k or "=" in k or "," in v:
-            raise BadRequest(f"custom metadata {k!r}: ',' (and '=' in names) cannot be carried by Ais-Custom-Md")
+        if not isinstance(v, str) or not k:
+            raise BadRequest("custom metadata must map non-empty names to strings")
         utf8_header(k, "custom metadata name")
         utf8_header(v, "custom metadata value")
     return custom
