@@ -20,6 +20,7 @@ from . import bprops, jsonfile, multipart, names, versions
 from .bmd import BMD
 from .cleanup import clean_orphans
 from .config import ClusterConfig
+from .durable import fsync_path
 from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequest
 from .index import Index, IndexReader
 from .jobs import Job, Jobs
@@ -31,6 +32,7 @@ from .stats import Stats
 
 log = logging.getLogger("aisfs.engine")
 MOUNTPATHS_FILE = "mountpaths.json"
+CLEAN_MARK = "clean-shutdown.json"  # written by a clean shutdown, taken away at the next start
 DEFAULT_MOUNTPATH = "mpath"
 ATIME_FLUSH_SECONDS = 10.0
 
@@ -66,7 +68,9 @@ class Engine(ObjectOps, ListingOps):
         """Open the store and run its housekeeping (atime write-back, reaper, read-ahead, jobs) until the block
         exits."""
         eng = cls(Path(data_dir), [Path(p) for p in mountpaths] if mountpaths else None)
+        clean = False
         try:
+            scan = not eng._take_clean_mark()
             async with trio.open_nursery() as nursery:
                 try:
                     # its own limiter: the read-ahead thread runs as long as the engine, and takes no
@@ -76,13 +80,15 @@ class Engine(ObjectOps, ListingOps):
                     eng.jobs.attach(nursery)
                     nursery.start_soon(eng._atime_flusher)
                     nursery.start_soon(eng._reaper)
-                    eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
+                    if scan:
+                        eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
                     yield eng
                 finally:  # the thread is told first: a cancelled nursery still waits for it
                     eng.prefetcher.stop()
                     nursery.cancel_scope.cancel()
+            clean = True
         finally:
-            eng._close()
+            eng._close(clean=clean)
 
     def _attach_mountpaths(self, given: list[Path] | None) -> Mountpaths:
         """`--mountpath` replaces the default and is remembered, so a restart without it finds the data."""
@@ -107,13 +113,33 @@ class Engine(ObjectOps, ListingOps):
                 log.info("removed %d unfinished work file(s) from %s", n, mp.path)
         return mps
 
-    def _close(self) -> None:
+    def _close(self, *, clean: bool) -> None:
         self._reap_leftovers()
         self.prefetcher.close()
         self._flush_atimes()
         self.index.close()
         self.mountpaths.close()
+        if clean:  # nothing in flight, nothing left to reap: the next start need not look for orphans
+            jsonfile.save(self.data_dir / CLEAN_MARK, {"mountpaths": self._mountpath_list()})
         os.close(self._lock_fd)
+
+    def _take_clean_mark(self) -> bool:
+        """Whether the last run shut down cleanly on these mountpaths (only a crash, or a kill in the middle
+        of a write, leaves data files no row refers to). The mark is taken away, durably, before this run
+        writes anything, so a crash from now on leaves none behind and the next start looks."""
+        mark = self.data_dir / CLEAN_MARK
+        try:
+            doc = jsonfile.load(mark)
+        except ValueError:  # not what a shutdown wrote: look for orphans
+            doc = {}
+        if doc is None:
+            return False
+        mark.unlink()
+        fsync_path(self.data_dir)
+        return isinstance(doc, dict) and doc.get("mountpaths") == self._mountpath_list()
+
+    def _mountpath_list(self) -> list[str]:
+        return sorted(str(mp.path) for mp in self.mountpaths.by_id.values())
 
     # atime ------------------------------------------------------------------------------------
     def _note_atime(self, bid: str, key: str) -> None:
