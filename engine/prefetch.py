@@ -2,13 +2,13 @@
 `cp -r` or `rsync` out of a mount, a dataloader over sorted files, an S3 client copying a prefix) finds the
 next objects' data already in the page cache, instead of waiting on the disk once per object.
 
-Every open of a small object reports its key, and whether some of its data was on disk only. A worker
-thread keeps, per directory (the key up to its last `/`), the furthest key opened. When three opens in a row
-that had to wait for the disk each land at most WINDOW keys after the one before, reading is going
-through the directory in order: the thread asks the kernel (`posix_fadvise(WILLNEED)`) for the data of
-the objects in between and of the next DEPTH, and keeps DEPTH requested ahead as the reads move on.
-Shuffled reads (a training job's random sampler) rarely make three such steps in a row, and reads of
-cached data never start anything.
+An open of a small object reports its key when some of its data is on disk only (or, once its directory
+is being read ahead, always). A worker thread keeps, per directory (the key up to its last `/`), the
+furthest key opened. When three opens in a row that had to wait for the disk each land at most WINDOW
+keys after the one before, reading is going through the directory in order: the thread asks the kernel
+(`posix_fadvise(WILLNEED)`) for the data of the objects in between and of the next DEPTH, and keeps DEPTH
+requested ahead as the reads move on. Shuffled reads (a training job's random sampler) rarely make three
+such steps in a row, and reads of cached data never start anything.
 """
 from __future__ import annotations
 
@@ -70,13 +70,28 @@ class Prefetcher:
         self._wake = threading.Event()
         self._stopped = False
         self._dirs: collections.OrderedDict[tuple[str, str], _Dir] = collections.OrderedDict()
+        self._running: set[tuple[str, str]] = set()  # directories with a run: the thread writes, the loop reads
+        self._stat = _CacheStat()  # cachestat's answer, reused: only the event loop calls `opened`
+        self._cachestat_args = (ctypes.byref(_CacheRange(0, 0)), ctypes.byref(self._stat), 0)
 
     def opened(self, bid: str, key: str, fd: int, size: int) -> None:
-        """From the event loop: never blocks, and drops the hint when the thread is behind."""
-        if 0 < size <= MAX_OBJECT and len(self._pending) < QUEUE:
-            self._pending.append((bid, key, not fully_cached(fd, size)))
+        """From the event loop: never blocks, and drops the hint when the thread is behind. Opens of cached
+        data matter only inside a run, so elsewhere (a hot object read over and over) they wake nothing."""
+        if not 0 < size <= MAX_OBJECT or len(self._pending) >= QUEUE:
+            return
+        cold = not self._cached(fd, size)
+        if cold or (bid, key[: key.rfind("/") + 1]) in self._running:
+            self._pending.append((bid, key, cold))
             if not self._wake.is_set():  # else the thread has yet to clear it, and drains after that
                 self._wake.set()
+
+    def _cached(self, fd: int, size: int) -> bool:
+        """Every page of the file is in the page cache. cachestat(2) looks without reading: a read, even
+        preadv2(RWF_NOWAIT), starts the kernel's readahead and may find the data it just fetched. Without
+        cachestat (Linux before 6.5) every open counts as one that waited."""
+        if _syscall(_SYS_CACHESTAT, fd, *self._cachestat_args) != 0:
+            return False
+        return self._stat.nr_cache * mmap.PAGESIZE >= size
 
     def serve(self) -> None:
         """The worker thread's body: follow opens until `stop`. A failure drops read-ahead, never the engine."""
@@ -89,6 +104,7 @@ class Prefetcher:
             except Exception:
                 log.exception("read-ahead across objects failed; following opens afresh")
                 self._dirs.clear()
+                self._running.clear()
             time.sleep(PAUSE)
 
     def stop(self) -> None:
@@ -104,7 +120,7 @@ class Prefetcher:
         if d is None:
             self._dirs[(bid, prefix)] = _Dir(prefix_upper_bound(prefix) if prefix else None, key)
             if len(self._dirs) > MAX_DIRS:
-                self._dirs.popitem(last=False)
+                self._running.discard(self._dirs.popitem(last=False)[0])
             return
         self._dirs.move_to_end((bid, prefix))
         if d.in_run(key):
@@ -122,6 +138,7 @@ class Prefetcher:
                 d.frontier = ""
                 d.ahead.clear()
                 d.behind.clear()
+                self._running.discard((bid, prefix))
         start, d.last = d.last, key
         if not (cold and key > start and self._index.count_between(bid, start, key, limit=WINDOW + 1) <= WINDOW):
             d.steps = 0
@@ -138,6 +155,7 @@ class Prefetcher:
             d.behind.append(key)
             d.anchor = d.frontier = key
             d.exhausted, d.steps, d.trust = False, 0, STEPS
+            self._running.add((bid, prefix))
             self._extend(bid, prefix, d)
 
     def _extend(self, bid: str, prefix: str, d: _Dir) -> None:
@@ -178,12 +196,3 @@ class _CacheStat(ctypes.Structure):
 _SYS_CACHESTAT = 451  # Linux 6.5+, the same number on every architecture
 _syscall = ctypes.CDLL(None, use_errno=True).syscall
 
-
-def fully_cached(fd: int, size: int) -> bool:
-    """Every page of the file is in the page cache. cachestat(2) looks without reading: a read, even
-    preadv2(RWF_NOWAIT), starts the kernel's readahead and may find the data it just fetched. Without
-    cachestat (older kernels) the answer is False."""
-    stat = _CacheStat()
-    if _syscall(_SYS_CACHESTAT, fd, ctypes.byref(_CacheRange(0, 0)), ctypes.byref(stat), 0) != 0:
-        return False
-    return stat.nr_cache * mmap.PAGESIZE >= size
