@@ -88,9 +88,9 @@ class Prefetcher:
     def _cached(self, fd: int, size: int) -> bool:
         """Every page of the file is in the page cache. cachestat(2) looks without reading: a read, even
         preadv2(RWF_NOWAIT), starts the kernel's readahead and may find the data it just fetched. Without
-        cachestat (Linux before 6.5) every open counts as one that waited."""
+        cachestat (Linux before 6.5) everything counts as cached, which leaves read-ahead across objects off."""
         if _syscall(_SYS_CACHESTAT, fd, *self._cachestat_args) != 0:
-            return False
+            return True
         return self._stat.nr_cache * mmap.PAGESIZE >= size
 
     def serve(self) -> None:
@@ -99,7 +99,7 @@ class Prefetcher:
             self._wake.wait()
             self._wake.clear()
             try:
-                while self._pending:  # deque appends and pops are atomic: no hint is lost or taken twice
+                while self._pending and not self._stopped:  # appends and pops are atomic: none lost or taken twice
                     self._opened(*self._pending.popleft())
             except Exception:
                 log.exception("read-ahead across objects failed; following opens afresh")
