@@ -21,9 +21,10 @@ from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Conc
 import anyio
 import httpx
 
-from engine import errors, meta
+from engine import errors
 from engine.checksum import Hasher, new_hasher
 from engine.errors import AisError
+from engine.http.custom_md import format_custom_md, parse_custom_md
 
 from .uri import bucket_uri, object_uri, quote_key, quote_segment
 
@@ -183,7 +184,7 @@ class ObjectInfo:
                    content_type=h.get("Content-Type", ""), last_modified=h.get("Last-Modified", ""),
                    cksum_type=h.get("Ais-Checksum-Type", ""), cksum_value=h.get("Ais-Checksum-Value", ""),
                    version=h.get("Ais-Version", ""), atime_ns=int(atime) if atime.isdigit() else 0,
-                   custom=meta.parse_custom_md(h.get("Ais-Custom-Md", "")))
+                   custom=parse_custom_md(h.get("Ais-Custom-Md", "")))
 
     @property
     def uri(self) -> str:
@@ -361,7 +362,7 @@ class ops:
         if content_type:
             headers["Content-Type"] = content_type.encode()
         if custom:
-            headers["Ais-Custom-Md"] = meta.format_custom_md(custom).encode()  # UTF-8, as the server reads it
+            headers["Ais-Custom-Md"] = format_custom_md(custom).encode()  # UTF-8, as the server reads it
         if checksum:
             headers["Ais-Checksum-Type"], headers["Ais-Checksum-Value"] = checksum
         resp = yield Req("PUT", _opath(bucket, key), headers=headers, content=body, what="object")

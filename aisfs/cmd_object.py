@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from engine.errors import AisError, ObjectNotFound
 from engine.listing import MAX_PAGE
-from engine.meta import parse_custom_md
+from engine.http.custom_md import parse_custom_md
 
 from . import uri
 from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_checksum, file_chunks

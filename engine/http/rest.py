@@ -12,7 +12,7 @@ import operator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import meta, versions
+from .. import versions
 from ..errors import (AisError, BadRequest, MalformedRequest, NotFound, NotImplementedYet, ObjectNotFound,
                       RangeNotSatisfiable)
 from ..objects import WriteCondition
@@ -20,6 +20,7 @@ from ..listing import MAX_PAGE
 from ..meta import ListEntry, ObjectMeta
 from ..names import check_key
 from ..ranges import parse_range
+from .custom_md import format_custom_md, parse_custom_md
 from .server import FileBody, Request, Response, http_date
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     if m.vid != "null":
         h.append(("ais-version-id", m.vid))
     if m.custom:
-        h.append(("ais-custom-md", meta.format_custom_md(m.custom)))
+        h.append(("ais-custom-md", format_custom_md(m.custom)))
     return [(k, v.encode("utf-8").decode("latin-1")) for k, v in h]
 
 
@@ -338,7 +339,7 @@ class RestFace:
         m = await self.engine.put_object(
             bucket, key, req.body(), size=req.content_length if not req.chunked else None,
             content_type=utf8_header(req.header("content-type"), "Content-Type"),
-            custom=meta.parse_custom_md(utf8_header(req.header("ais-custom-md"), "Ais-Custom-Md")),
+            custom=parse_custom_md(utf8_header(req.header("ais-custom-md"), "Ais-Custom-Md")),
             verify=verify, cond=WriteCondition.from_headers(req.header("if-match"), req.header("if-none-match")))
         return Response(200, object_headers(m))
 
