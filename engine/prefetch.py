@@ -70,7 +70,6 @@ class Prefetcher:
         self._wake = threading.Event()
         self._stopped = False
         self._dirs: collections.OrderedDict[tuple[str, str], _Dir] = collections.OrderedDict()
-        self._running: set[tuple[str, str]] = set()  # directories with a run: the thread writes, the loop reads
         self._stat = _CacheStat()  # cachestat's answer, reused: only the event loop calls `opened`
         self._cachestat_args = (ctypes.byref(_CacheRange(0, 0)), ctypes.byref(self._stat), 0)
 
@@ -80,7 +79,8 @@ class Prefetcher:
         if not 0 < size <= MAX_OBJECT or len(self._pending) >= QUEUE:
             return
         cold = not self._cached(fd, size)
-        if cold or (bid, key[: key.rfind("/") + 1]) in self._running:
+        d = self._dirs.get((bid, key[: key.rfind("/") + 1]))  # the thread's, read only (atomic under the GIL)
+        if cold or (d is not None and d.frontier):
             self._pending.append((bid, key, cold))
             if not self._wake.is_set():  # else the thread has yet to clear it, and drains after that
                 self._wake.set()
@@ -104,7 +104,6 @@ class Prefetcher:
             except Exception:
                 log.exception("read-ahead across objects failed; following opens afresh")
                 self._dirs.clear()
-                self._running.clear()
             time.sleep(PAUSE)
 
     def stop(self) -> None:
@@ -120,7 +119,7 @@ class Prefetcher:
         if d is None:
             self._dirs[(bid, prefix)] = _Dir(prefix_upper_bound(prefix) if prefix else None, key)
             if len(self._dirs) > MAX_DIRS:
-                self._running.discard(self._dirs.popitem(last=False)[0])
+                self._dirs.popitem(last=False)
             return
         self._dirs.move_to_end((bid, prefix))
         if d.in_run(key):
@@ -138,7 +137,6 @@ class Prefetcher:
                 d.frontier = ""
                 d.ahead.clear()
                 d.behind.clear()
-                self._running.discard((bid, prefix))
         start, d.last = d.last, key
         if not (cold and key > start and self._index.count_between(bid, start, key, limit=WINDOW + 1) <= WINDOW):
             d.steps = 0
@@ -155,7 +153,6 @@ class Prefetcher:
             d.behind.append(key)
             d.anchor = d.frontier = key
             d.exhausted, d.steps, d.trust = False, 0, STEPS
-            self._running.add((bid, prefix))
             self._extend(bid, prefix, d)
 
     def _extend(self, bid: str, prefix: str, d: _Dir) -> None:
@@ -195,4 +192,3 @@ class _CacheStat(ctypes.Structure):
 
 _SYS_CACHESTAT = 451  # Linux 6.5+, the same number on every architecture
 _syscall = ctypes.CDLL(None, use_errno=True).syscall
-

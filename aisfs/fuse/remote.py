@@ -117,7 +117,6 @@ class TempStaging:
             self.fd = -1
 
 
-
 class RemoteBackend:
     streams_writes = True
 
