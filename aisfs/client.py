@@ -318,6 +318,12 @@ class ops:
         return _job_id((yield Req("POST", _bpath(src), params={"bck_to": dst}, json=body, what="bucket")))
 
     @staticmethod
+    def make_n_copies(bucket: str, copies: int) -> Op[str]:
+        """Keep `copies` copies of every object on distinct mountpaths (1: mirroring off); returns the job id."""
+        return _job_id((yield Req("POST", _bpath(bucket), json={"action": "make-n-copies", "value": copies},
+                                  what="bucket")))
+
+    @staticmethod
     def destroy_bucket(bucket: str) -> Op[None]:
         """Remove the bucket and all its objects."""
         yield Req("DELETE", _bpath(bucket), json={"action": "destroy-bck"}, what="bucket")
@@ -526,6 +532,7 @@ class Client:
     reset_bucket_props = _sync(ops.reset_bucket_props)
     move_bucket = _sync(ops.move_bucket)
     copy_bucket = _sync(ops.copy_bucket)
+    make_n_copies = _sync(ops.make_n_copies)
     destroy_bucket = _sync(ops.destroy_bucket)
     delete_objects = _sync(ops.delete_objects)
     head_object = _sync(ops.head_object)
@@ -635,6 +642,7 @@ class AsyncClient:
     reset_bucket_props = _async(ops.reset_bucket_props)
     move_bucket = _async(ops.move_bucket)
     copy_bucket = _async(ops.copy_bucket)
+    make_n_copies = _async(ops.make_n_copies)
     destroy_bucket = _async(ops.destroy_bucket)
     delete_objects = _async(ops.delete_objects)
     head_object = _async(ops.head_object)

@@ -100,6 +100,15 @@ def _created(value: Any) -> str:
     return ns_time(int(s)) if s.isdigit() else (s or "-")
 
 
+def cmd_mirror(args: argparse.Namespace) -> int:
+    bucket = bucket_arg(args.bucket)
+    if args.copies < 1:
+        raise UsageError("--copies must be 1 or more")
+    with client(args) as cl:
+        job_id = cl.make_n_copies(bucket, args.copies)
+        return started_job(cl, args, job_id, f"making {args.copies} copies of \"{uri.bucket_uri(bucket)}\"")
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.bucket not in (None, "", "ais://"):
         raise UsageError("'aisfs bucket ls' lists buckets; to list objects use 'aisfs ls ais://BUCKET'")
@@ -194,6 +203,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dst", metavar="DST_BUCKET")
     p.add_argument("--prefix", default="", help="copy only objects whose names start with this")
     p.add_argument("--dry-run", action="store_true", help="count what would be copied, copy nothing")
+    add_wait_flags(p)
+
+    p = add_command(g, "mirror", help="keep N copies of every object, each on a different mountpath",
+                    func=cmd_mirror, description="""
+        N-way mirror (AIStore's make-n-copies): from now on every write to the bucket keeps --copies
+        copies, each on a different mountpath (disk), and a job adds or removes copies of the objects it
+        already holds. Reads then survive a lost disk or a damaged copy. --copies 1 turns mirroring off.
+        Needs at least as many mountpaths as copies.""", examples="""
+        aisfs bucket mirror ais://abc --copies 2 --wait
+        aisfs bucket mirror ais://abc --copies 1
+        """)
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("--copies", type=int, required=True, metavar="N", help="copies of each object (1 = off)")
     add_wait_flags(p)
 
     p = add_command(g, "ls", aliases=["list"], help="list buckets", func=cmd_ls, examples="""

@@ -96,7 +96,10 @@ def validate(props: dict[str, Any]) -> None:
     durations.parse(props["lru"]["dont_evict_time"])
     if props["mirror"]["copies"] < 1:
         raise BadRequest("mirror.copies must be at least 1")
-    if props["mirror"]["enabled"] or props["ec"]["enabled"]:
-        raise BadRequest("mirror and ec are not yet supported on a single node; leave them disabled")
+    if props["ec"]["enabled"]:
+        ec = props["ec"]
+        raise BadRequest(f"ec.enabled: erasure coding puts each of its {ec['data_slices']} data and "
+                         f"{ec['parity_slices']} parity slices on a different storage target, and aisfs is one "
+                         "target; for redundancy across this node's disks use mirror.enabled with mirror.copies")
     if props["backend_bck"]["provider"]:
         raise BadRequest("remote backends (backend_bck) are not yet supported")

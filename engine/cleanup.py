@@ -1,9 +1,9 @@
 """Store cleanup (AIStore's `cleanup-store` job): remove data files no index row refers to.
 
 A crash between renaming a finished file into `%ob` and committing its row (or in the middle of
-destroying a bucket) leaves such files: never listed, but holding space. Every table with a
-`fid` column refers to data files (objects, non-current versions, multipart parts), so the
-check needs no list of owners.
+destroying a bucket) leaves such files: never listed, but holding space. Every table with `mp`
+and `fid` columns refers to data files (objects, non-current versions, multipart parts), so the
+check needs no list of owners; mirror copies count where the `copies` table places them.
 """
 from __future__ import annotations
 
@@ -32,17 +32,17 @@ def _walk(root: str) -> list[str]:
 
 
 async def clean_orphans(engine: "Engine", job: Job) -> None:
-    """Two snapshots of referenced ids around the walk, taken on the engine's thread, so a file
-    committed while the walk runs is never taken for an orphan."""
-    before = engine.index.referenced_fids()
-    candidates: list[str] = []
+    """Two snapshots of referenced files around the walk, taken on the engine's thread, so a file
+    committed while the walk runs is never taken for an orphan. A file is referenced on its own
+    mountpath only: a mirror copy no row names is an orphan even though its original is not."""
+    before = engine.index.referenced_files()
+    candidates: list[tuple[int, str]] = []
     for mp in engine.mountpaths.by_id.values():
         paths = await trio.to_thread.run_sync(_walk, str(mp.path / OBJ_DIR))
-        candidates += [p for p in paths if os.path.basename(p) not in before]
-    if not candidates:
-        return
-    after = engine.index.referenced_fids()
-    orphans = [p for p in candidates if os.path.basename(p) not in after]
+        candidates += [(mp.id, p) for p in paths if (mp.id, os.path.basename(p)) not in before]
+    after = engine.index.referenced_files()
+    engine.index.drop_stray_copies({fid for _, fid in after})
+    orphans = [p for mp, p in candidates if (mp, os.path.basename(p)) not in after]
 
     def remove() -> None:
         for p in orphans:

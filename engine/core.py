@@ -25,6 +25,7 @@ from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequ
 from .index import Index, IndexReader
 from .jobs import Job, Jobs
 from .listing import ListingOps
+from .mirror import MirrorOps, copy_count
 from .mountpath import Mountpaths, lock_dir
 from .objects import ObjectOps
 from .prefetch import Prefetcher
@@ -40,7 +41,7 @@ ATIME_FLUSH_SECONDS = 10.0
 FileRef = tuple[int, str]  # (mountpath id, data file id)
 
 
-class Engine(ObjectOps, ListingOps):
+class Engine(ObjectOps, ListingOps, MirrorOps):
     """One data directory's store. Open it with `async with Engine.open(data_dir) as engine:`."""
 
     def __init__(self, data_dir: Path, mountpaths: list[Path] | None = None) -> None:
@@ -82,6 +83,10 @@ class Engine(ObjectOps, ListingOps):
                     nursery.start_soon(eng._reaper)
                     if scan:
                         eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
+                    if eng._mountpaths_changed:  # AIStore's resilver: mirrored buckets get their copies back
+                        for name, props in list(eng.bmd.buckets.items()):
+                            if copy_count(props) > 1:
+                                eng._start_make_n_copies(name)
                     yield eng
                 finally:  # the thread is told first: a cancelled nursery still waits for it
                     eng.prefetcher.stop()
@@ -101,6 +106,7 @@ class Engine(ObjectOps, ListingOps):
             paths = [self.data_dir / DEFAULT_MOUNTPATH]
         if len(set(paths)) != len(paths):
             raise BadRequest("the same mountpath is given twice")
+        self._mountpaths_changed = bool(stored) and sorted(stored["mountpaths"]) != sorted(map(str, paths))
         mps = Mountpaths([(self.index.mountpath_id(str(p)), p) for p in paths])
         mps.open()
         try:  # remembered only once usable: a failed --mountpath must not replace a working set
@@ -157,10 +163,13 @@ class Engine(ObjectOps, ListingOps):
             self._flush_atimes()
 
     # removing data files ------------------------------------------------------------------------
-    def _unlink_files(self, files: list[FileRef]) -> None:
-        """Data files no index row references any more go to the reaper: unlinking a 1 GiB file that sits in
-        the page cache takes ~0.2 s here (4 GiB: 0.76 s), which must not stall every other request. Until the
-        reaper gets to them they are unreferenced files, which the cleanup job reclaims after a crash."""
+    def _unlink_files(self, files: list[FileRef], *, with_copies: bool = True) -> None:
+        """Data files no index row references any more (and, `with_copies`, their mirror copies) go to the
+        reaper: unlinking a 1 GiB file that sits in the page cache takes ~0.2 s here (4 GiB: 0.76 s), which
+        must not stall every other request. Until the reaper gets to them they are unreferenced files,
+        which the cleanup job reclaims after a crash."""
+        if files and with_copies:
+            files = files + self.index.pop_copies([fid for _, fid in files])
         if files:
             try:
                 self._doomed.send_nowait(files)
@@ -224,6 +233,7 @@ class Engine(ObjectOps, ListingOps):
         if self.bmd.get(name) is not None:
             raise BucketAlreadyExists(f"bucket \"ais://{name}\" already exists")
         new = bprops.apply(bprops.defaults(self.config.doc), props or {})
+        self.check_mirror(new)
         return self.bmd.add(name, new)
 
     async def head_bucket(self, name: str) -> dict[str, Any]:
@@ -239,16 +249,22 @@ class Engine(ObjectOps, ListingOps):
         return {"name": name, "provider": props["provider"], "objects": count, "size": size}
 
     async def set_bucket_props(self, name: str, updates: dict[str, Any]) -> dict[str, Any]:
-        new = bprops.apply(self.bucket_props(name), updates)
-        self.bmd.put(name, new)
-        return new
+        """A change of the number of mirror copies also starts make-n-copies over what the bucket holds."""
+        return self._replace_props(name, bprops.apply(self.bucket_props(name), updates))
 
     async def reset_bucket_props(self, name: str) -> dict[str, Any]:
         """Back to the cluster's defaults, keeping the bucket's identity (bid, created)."""
         old = self.bucket_props(name)
         new = bprops.defaults(self.config.doc)
         new.update(created=old["created"], bid=old["bid"])
+        return self._replace_props(name, new)
+
+    def _replace_props(self, name: str, new: dict[str, Any]) -> dict[str, Any]:
+        self.check_mirror(new)
+        old = self.bucket_props(name)
         self.bmd.put(name, new)
+        if copy_count(old) != copy_count(new):
+            self._start_make_n_copies(name)
         return new
 
     async def destroy_bucket(self, name: str, *, force: bool = True) -> None:

@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS objects(
     vid TEXT NOT NULL DEFAULT 'null',
     PRIMARY KEY(bid, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS copies(fid TEXT NOT NULL, mp INTEGER NOT NULL, PRIMARY KEY(fid, mp)) WITHOUT ROWID;
 """
+COPIES_TABLE = "copies"  # mirror copies: a data file id also present on another mountpath
 
 # Tables other engine modules keep in the same database (multipart uploads, S3 versions), created
 # with the index so no transaction ever runs DDL midway (executescript would commit it).
@@ -118,13 +120,16 @@ class Index:
         return row
 
     def put(self, bid: str, meta: ObjectMeta,
-            also: Callable[[Row | None], list[tuple[int, str]]] | None = None) -> list[tuple[int, str]]:
-        """Insert or replace one object in one transaction; `also(replaced_row)` runs inside it (to keep
-        the replaced row as an older version) and returns the data files to remove after the commit."""
+            also: Callable[[Row | None], list[tuple[int, str]]] | None = None,
+            copies: Iterable[int] = ()) -> list[tuple[int, str]]:
+        """Insert or replace one object (and its data file's mirror `copies`) in one transaction;
+        `also(replaced_row)` runs inside it (to keep the replaced row as an older version) and returns
+        the data files to remove after the commit."""
         with self._txn():
             old = self.get(bid, meta.key)
             self._forget(bid, meta.key)
             self.db.execute("INSERT OR REPLACE INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", meta_to_row(bid, meta))
+            self.add_copies(meta.fid, copies)
             if also is not None:
                 return also(old)
         return [(old[1], old[2])] if old is not None else []
@@ -220,11 +225,47 @@ class Index:
             self.db.execute("DELETE FROM objects WHERE bid=?", (bid,))
         return files
 
-    def referenced_fids(self) -> set[str]:
-        """Ids of every data file some table refers to (any table with a `fid` column)."""
+    def referenced_files(self) -> set[tuple[int, str]]:
+        """(mountpath id, file id) of every data file some row refers to: the owners (any table with `mp`
+        and `fid` columns) and, for a file that has an owner, the mirror copies the `copies` table places."""
         tables = [t for (t,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-                  if any(col[1] == "fid" for col in self.db.execute(f'PRAGMA table_info("{t}")'))]
-        return {fid for t in tables for (fid,) in self.db.execute(f'SELECT fid FROM "{t}"')}
+                  if t != COPIES_TABLE
+                  and {"mp", "fid"} <= {col[1] for col in self.db.execute(f'PRAGMA table_info("{t}")')}]
+        refs = {(mp, fid) for t in tables for mp, fid in self.db.execute(f'SELECT mp, fid FROM "{t}"')}
+        owned = {fid for _, fid in refs}
+        refs |= {(mp, fid) for fid, mp in self.db.execute("SELECT fid, mp FROM copies") if fid in owned}
+        return refs
+
+    # mirror copies -----------------------------------------------------------------------------
+    def copies_of(self, fid: str) -> list[int]:
+        """Mountpaths holding a mirror copy of data file `fid` (besides the one its owner's row names)."""
+        return [mp for (mp,) in self.db.execute("SELECT mp FROM copies WHERE fid=?", (fid,))]
+
+    def add_copies(self, fid: str, mps: Iterable[int]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO copies VALUES(?,?)", [(fid, mp) for mp in mps])
+
+    def drop_copies(self, fid: str, mps: Iterable[int]) -> None:
+        self.db.executemany("DELETE FROM copies WHERE fid=? AND mp=?", [(fid, mp) for mp in mps])
+
+    def pop_copies(self, fids: list[str]) -> list[tuple[int, str]]:
+        """Forget the copies of data files whose owner is gone; returns them for removal."""
+        if self.db.execute("SELECT 1 FROM copies LIMIT 1").fetchone() is None:
+            return []   # no bucket was ever mirrored: nothing to look up per file
+        out: list[tuple[int, str]] = []
+        with self._txn():
+            for fid in fids:
+                mps = self.copies_of(fid)
+                if mps:
+                    self.db.execute("DELETE FROM copies WHERE fid=?", (fid,))
+                    out += [(mp, fid) for mp in mps]
+        return out
+
+    def drop_stray_copies(self, referenced: set[str]) -> int:
+        """Rows of copies whose owner is gone (a crash between two commits); their files are orphans."""
+        stray = [(fid,) for (fid,) in self.db.execute("SELECT DISTINCT fid FROM copies") if fid not in referenced]
+        with self._txn():
+            self.db.executemany("DELETE FROM copies WHERE fid=?", stray)
+        return len(stray)
 
     # -----------------------------------------------------------------------------------------
     def _txn(self) -> "_Txn":

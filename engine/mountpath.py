@@ -138,11 +138,24 @@ class Mountpaths:
 
     def place(self, bucket_id: str, key: str) -> Mountpath:
         """Highest-random-weight choice, so placement is stable as long as the set is."""
-        h = xxhash.xxh64_intdigest(f"{bucket_id}/{key}".encode("utf-8", "surrogatepass"))
-        return max(self.by_id.values(), key=lambda mp: xxhash.xxh64_intdigest((h ^ mp.digest).to_bytes(8, "little")))
+        h = _key_hash(bucket_id, key)
+        return max(self.by_id.values(), key=lambda mp: _weight(h, mp))
+
+    def ranked(self, bucket_id: str, key: str) -> list[Mountpath]:
+        """Every mountpath in HRW order for a key: the first is `place`, the next ones hold its mirror copies."""
+        h = _key_hash(bucket_id, key)
+        return sorted(self.by_id.values(), key=lambda mp: _weight(h, mp), reverse=True)
 
     def capacities(self) -> list[Capacity]:
         return [mp.capacity() for mp in self.by_id.values()]
 
     def max_pct_used(self) -> float:
         return max((c.pct_used for c in self.capacities()), default=0.0)
+
+
+def _key_hash(bucket_id: str, key: str) -> int:
+    return xxhash.xxh64_intdigest(f"{bucket_id}/{key}".encode("utf-8", "surrogatepass"))
+
+
+def _weight(h: int, mp: Mountpath) -> int:
+    return xxhash.xxh64_intdigest((h ^ mp.digest).to_bytes(8, "little"))

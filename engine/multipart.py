@@ -133,7 +133,7 @@ async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
                (upload_id, number, wf.mp.id, fid, wf.size, md5, now, checksum))
     if old:
         eng._unlink_files([tuple(old)])
-    await eng._durable(wf.mp.id, fid)
+    await eng._durable(wf.placed_files())
     return Part(number, wf.size, md5, now, checksum, algo if checksum else "")
 
 
@@ -318,6 +318,7 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
                 done += n
                 yield done
         await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
+        await eng._mirror(c.props, c.bid, c.key, wf)
         up = c.upload
         headers = dict(up.meta.get("headers") or {})
         headers[LAYOUT] = _layout([r[3] for r in c.chosen])
@@ -337,7 +338,7 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
         for fd in fds:
             os.close(fd)
     _drop(eng, [c.upload_id])
-    await eng._durable(c.meta.mp, c.meta.fid)
+    await eng._durable(wf.placed_files())
 
 
 async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:

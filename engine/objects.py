@@ -142,12 +142,13 @@ class ObjectOps:
         try:
             await wf.receive(_chunks(body), size=size, limit=MAX_OBJECT_SIZE, verify=verify,
                              fsync=self.config.doc["write_policy"]["fsync"])
+            await self._mirror(props, bid, key, wf)
             meta = self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
                                 headers=headers or {}, etag=etag, cond=cond)
         except BaseException:
             wf.abort()
             raise
-        await self._durable(meta.mp, meta.fid)
+        await self._durable(wf.placed_files())
         return meta
 
     def new_staged(self: "Engine", bucket: str, key: str) -> StagedFile:
@@ -168,23 +169,32 @@ class ObjectOps:
         self._check_space()
         await trio.to_thread.run_sync(lambda: staged.finish_sync(props["checksum"]["type"],
                                                                  fsync=self.config.doc["write_policy"]["fsync"]))
-        meta = self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
-                            etag=None)
-        await self._durable(meta.mp, meta.fid)
+        try:
+            await self._mirror(props, bid, key, staged)
+            meta = self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
+                                etag=None)
+        except BaseException:
+            staged.drop_copies()   # the staged file itself stays its handle's, to retry or let go
+            raise
+        await self._durable(staged.placed_files())
         return meta
 
-    async def _durable(self: "Engine", mp: int, fid: str) -> None:
-        """Under `write_policy.fsync` a write (whose data file that policy fsynced before its rename) is
+    async def _durable(self: "Engine", files: list[tuple[int, str]]) -> None:
+        """Under `write_policy.fsync` a write (whose data files that policy fsynced before their rename) is
         acknowledged only once a power loss cannot take it back."""
         if self.config.doc["write_policy"]["fsync"]:
-            await trio.to_thread.run_sync(_sync_placed, self.mountpaths.get(mp).data_path(fid), True, self.index)
+            await trio.to_thread.run_sync(_sync_placed, self._paths(files), True, self.index)
 
     async def sync(self: "Engine", meta: ObjectMeta | None = None) -> None:
-        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file, the directory
-        it was renamed into, then the index's WAL (in that order, so a row never reaches the disk without
-        its file); with no `meta`, the WAL alone (every row committed before it)."""
-        path = self.mountpaths.get(meta.mp).data_path(meta.fid) if meta is not None and meta.fid else ""
-        await trio.to_thread.run_sync(_sync_placed, path, False, self.index)
+        """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file (and its mirror
+        copies), the directories they were renamed into, then the index's WAL (in that order, so a row never
+        reaches the disk without its files); with no `meta`, the WAL alone (every row committed before it)."""
+        files = [(mp, meta.fid) for mp in (meta.mp, *self.index.copies_of(meta.fid))] if meta and meta.fid else []
+        await trio.to_thread.run_sync(_sync_placed, self._paths(files), False, self.index)
+
+    def _paths(self: "Engine", files: list[tuple[int, str]]) -> list[str]:
+        """Paths of data files on attached mountpaths."""
+        return [p for p in (self._data_path(mp, fid) for mp, fid in files) if p is not None]
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
@@ -211,10 +221,11 @@ class ObjectOps:
             return versions.retire(self, bid, props, old, key, meta.vid)
 
         try:  # the replaced version is kept (or let go) in the same transaction as the new row
-            drop = self.index.put(bid, meta, replace)
+            drop = self.index.put(bid, meta, replace, copies=[mp.id for mp in wf.copies])
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(wf.mp.data_path(meta.fid))
+            for path in self._paths(wf.placed_files()):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             raise
         self._unlink_files(drop)
         self.stats.add("put.n")
@@ -232,24 +243,32 @@ class ObjectOps:
         """Open the current version for reading; corrupted data is refused, never returned."""
         props, bid = self._bucket(bucket, ACCESS_GET)
         meta = self._row(bucket, bid, key)
-        path = self.mountpaths.get(meta.mp).data_path(meta.fid)
+        reader = await self._open_data(meta, bid, props["checksum"]["validate_warm_get"] if validate is None
+                                       else validate)
+        meta.atime_ns = time.time_ns()
+        self._note_atime(bid, key)
+        self.stats.add("get.n")
+        return reader
+
+    async def _open_at(self: "Engine", meta: ObjectMeta, mp: int, bid: str, validate: bool) -> ObjectReader:
+        """Open the version's data file on mountpath `mp`: it must be there, the right size, and (when
+        validating) the right checksum."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.mountpaths.get(mp).data_path(meta.fid), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise ObjectCorrupted(f"data of \"ais://{bucket}/{key}\" is missing from its mountpath") from None
+            raise ObjectCorrupted(f"the data of \"ais://{meta.bucket}/{meta.key}\" is missing from mountpath "
+                                  f"#{mp}") from None
         reader = ObjectReader(meta, fd)
         try:
             if os.fstat(fd).st_size != meta.size:
-                raise ObjectCorrupted(f"\"ais://{bucket}/{key}\": stored size differs from its metadata")
-            self.prefetcher.opened(bid, key, fd, meta.size)  # before validation reads it: was it cached?
-            if validate if validate is not None else props["checksum"]["validate_warm_get"]:
+                raise ObjectCorrupted(f"the data of \"ais://{meta.bucket}/{meta.key}\" on mountpath #{mp} is not "
+                                      "the size its metadata says")
+            self.prefetcher.opened(bid, meta.key, fd, meta.size)  # before validation reads it: was it cached?
+            if validate:
                 await self._validate(reader)
         except BaseException:
             reader.close()
             raise
-        meta.atime_ns = time.time_ns()
-        self._note_atime(bid, key)
-        self.stats.add("get.n")
         return reader
 
     async def _validate(self: "Engine", reader: ObjectReader) -> None:
@@ -350,6 +369,7 @@ class ObjectOps:
             if m.cksum.type != "none":
                 self._check_data(m, wf.hasher.hexdigest(m.cksum.type), "not copied")
             await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
+            await self._mirror(dst_props, dst_bid, dst_key, wf)
             etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
             meta = self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
                                 content_type=m.content_type if content_type is None else content_type,
@@ -358,7 +378,7 @@ class ObjectOps:
         except BaseException:
             wf.abort()
             raise
-        await self._durable(meta.mp, meta.fid)
+        await self._durable(wf.placed_files())
         return meta
 
     async def update_object_meta(self: "Engine", bucket: str, key: str, *, custom: dict[str, str] | None = None,
@@ -413,11 +433,11 @@ class ObjectOps:
         return self.jobs.start(job, work)
 
 
-def _sync_placed(path: str, data_synced: bool, index: Index) -> None:
-    """`path`'s data file (unless synced already) and the directory it was renamed into, then the WAL;
-    with no `path`, the WAL alone (fully fsynced: it then also covers renames no one synced)."""
-    if path:
+def _sync_placed(paths: list[str], data_synced: bool, index: Index) -> None:
+    """The data files (unless synced already) and the directories they were renamed into, then the WAL;
+    with no `paths`, the WAL alone (fully fsynced: it then also covers renames no one synced)."""
+    for path in paths:
         if not data_synced:
             fsync_path(path)
         fsync_path(os.path.dirname(path))
-    index.sync(data_only=bool(path))
+    index.sync(data_only=bool(paths))

@@ -9,7 +9,6 @@ Every read by version id, by any face, goes through here.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import sqlite3
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT
-from .errors import AisError, BucketNotEmpty, ObjectCorrupted, ObjectNotFound, VersionNotFound
+from .errors import AisError, BucketNotEmpty, ObjectNotFound, VersionNotFound
 from .index import COLUMNS, Row, register_schema, row_to_meta
 from .meta import ObjectMeta
 from .names import prefix_upper_bound
@@ -119,6 +118,24 @@ def retire(eng: "Engine", bid: str, props: dict[str, Any], old: Row | None, key:
     return drop
 
 
+def holds(eng: "Engine", bid: str, key: str, fid: str) -> bool:
+    """Whether an older version of `key` has data file `fid`."""
+    return _db(eng).execute("SELECT 1 FROM s3_versions WHERE bid=? AND key=? AND fid=? AND marker=0",
+                            (bid, key, fid)).fetchone() is not None
+
+
+def data_rows(eng: "Engine", bid: str, batch: int = 1000) -> Iterator[Row]:
+    """Older versions of a bucket that have data (not delete markers), in batches (a snapshot per batch)."""
+    after: tuple[str, str] = ("", "")
+    while True:
+        rows = _db(eng).execute(f"SELECT {COLUMNS} FROM s3_versions WHERE bid=? AND marker=0 AND (key, vid) > (?, ?) "
+                                "ORDER BY key, vid LIMIT ?", (bid, *after, batch)).fetchall()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1][0], rows[-1][12])
+
+
 def _marker_row(key: str, vid: str) -> Row:
     now = time.time_ns()
     return (key, 0, "", 0, "none", "", "", "", now, now, "", "{}", vid)
@@ -162,7 +179,6 @@ async def head(eng: "Engine", bucket: str, key: str, vid: str = "") -> ObjectMet
 
 
 async def open(eng: "Engine", bucket: str, key: str, vid: str = "") -> "ObjectReader":
-    from .objects import ObjectReader
     if not vid:
         try:
             return await eng.open_object(bucket, key)
@@ -171,11 +187,8 @@ async def open(eng: "Engine", bucket: str, key: str, vid: str = "") -> "ObjectRe
     meta, current = _find(eng, bucket, key, vid, ACCESS_GET)
     if current:
         return await eng.open_object(bucket, key)
-    try:
-        fd = os.open(eng.mountpaths.get(meta.mp).data_path(meta.fid), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ObjectCorrupted(f"data of version {vid!r} of \"ais://{bucket}/{key}\" is missing") from None
-    return ObjectReader(meta, fd)
+    props = eng.bucket_props(bucket)
+    return await eng._open_data(meta, props["bid"], props["checksum"]["validate_warm_get"])
 
 
 async def copy(eng: "Engine", src_bucket: str, src_key: str, vid: str, dst_bucket: str, dst_key: str,

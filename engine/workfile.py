@@ -2,7 +2,8 @@
 
 Bytes go to a work file under `%wk/` while being hashed; only a complete, verified, (fsynced)
 file is renamed into `%ob/`. Anything that goes wrong before that leaves no trace but a work
-file, which `abort()` removes (and start-up removes after a crash).
+file, which `abort()` removes (and start-up removes after a crash). A mirrored bucket's copies
+are work files on other mountpaths, renamed into place together with the original.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import AsyncIterable
 
 import trio
 
-from .checksum import MultiHasher
-from .errors import BadDigest, EntityTooLarge, IncompleteBody, OutOfSpace, first_error
+from .checksum import Cksum, MultiHasher, new_hasher
+from .errors import BadDigest, EntityTooLarge, IncompleteBody, ObjectCorrupted, OutOfSpace, first_error
 from .mountpath import Mountpath
 
 BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
@@ -36,6 +37,38 @@ def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> No
         view, offset = view[n:], offset + n
 
 
+def copy_data(src_fd: int, size: int, dst_path: str, *, fsync: bool, cksum: Cksum | None = None) -> None:
+    """Write a new file `dst_path` with the first `size` bytes of `src_fd` (blocking). With `cksum` the
+    bytes are hashed on the way and a mismatch is ObjectCorrupted (rot is never copied). A real copy,
+    never a reflink: a mirror copy must not share blocks with its original. Nothing is left on failure."""
+    fd = os.open(dst_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        h = new_hasher(cksum.type) if cksum is not None and cksum.type != "none" else None
+        pos = 0
+        while pos < size:
+            if h is None:
+                n = os.sendfile(fd, src_fd, pos, min(BATCH * 8, size - pos))
+            else:
+                chunk = os.pread(src_fd, min(BATCH * 4, size - pos), pos)
+                h.update(chunk)
+                pwrite_all(fd, chunk, pos)
+                n = len(chunk)
+            if n == 0:
+                raise ObjectCorrupted(f"data file ended after {pos} of {size} bytes")
+            pos += n
+        if h is not None and cksum is not None and h.hexdigest() != cksum.value:
+            raise ObjectCorrupted(f"{cksum.type} of the source is {h.hexdigest()}, expected {cksum.value}")
+        if fsync:
+            os.fsync(fd)
+    except BaseException as e:
+        os.close(fd)
+        os.unlink(dst_path)
+        if isinstance(e, OSError):
+            raise space_error(e) from e
+        raise
+    os.close(fd)
+
+
 class WorkFile:
     def __init__(self, mp: Mountpath, hash_types: set[str], *, access: int = os.O_WRONLY) -> None:
         self.mp = mp
@@ -43,6 +76,7 @@ class WorkFile:
         self.path = mp.work_path(self.fid)
         self.hasher = MultiHasher(hash_types)
         self.size = 0
+        self.copies: list[Mountpath] = []   # mirror copies made by `mirror`, placed with the file
         self._buf = bytearray()
         self._fd = os.open(self.path, access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
@@ -139,6 +173,33 @@ class WorkFile:
             except OSError as e:
                 raise space_error(e) from e
 
+    async def mirror(self, targets: list[Mountpath], *, fsync: bool) -> None:
+        """Copy the finished file to a work file on each target mountpath (in a worker thread); they
+        are renamed into place with it at commit, or removed with it by `abort`."""
+        def run() -> None:
+            src = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                for mp in targets:
+                    copy_data(src, self.size, mp.work_path(self.fid), fsync=fsync)
+                    self.copies.append(mp)
+            finally:
+                os.close(src)
+
+        await trio.to_thread.run_sync(run)
+
+    def drop_copies(self) -> None:
+        """Remove copies not placed yet (a commit that failed before renaming them)."""
+        for mp in self.copies:
+            try:
+                os.unlink(mp.work_path(self.fid))
+            except FileNotFoundError:
+                pass
+        self.copies = []
+
+    def placed_files(self) -> list[tuple[int, str]]:
+        """(mountpath id, file id) of the data file and its copies."""
+        return [(mp.id, self.fid) for mp in (self.mp, *self.copies)]
+
     def commit(self, lom: bytes) -> str:
         """Stamp the metadata copy on the file and rename it into place; returns the data file id."""
         self._place(lom)
@@ -152,6 +213,9 @@ class WorkFile:
                 os.setxattr(self._fd, LOM_XATTR, lom)
             except OSError:
                 pass  # the index is authoritative; the xattr only helps rebuild it
+        for mp in self.copies:   # before the original: once it is in place, so is every copy
+            mp.ensure_fanout(self.fid)
+            os.rename(mp.work_path(self.fid), mp.data_path(self.fid))
         self.mp.ensure_fanout(self.fid)
         os.rename(self.path, self.mp.data_path(self.fid))
 
@@ -163,3 +227,4 @@ class WorkFile:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+        self.drop_copies()

@@ -177,6 +177,8 @@ class RestFace:
                 job = await eng.copy_bucket(name, self._bck_to(req, msg), prefix=str(v.get("prefix") or ""),
                                             dry_run=bool(v.get("dry_run", False)))
                 return text_response(job.id)
+            case "POST", "make-n-copies":
+                return text_response((await eng.make_n_copies(name, value)).id)
             case "POST", "rename-prefix":
                 src, dst = _prefix_move(msg)
                 if not (n := await eng.rename_prefix(name, src, dst)):
@@ -288,7 +290,10 @@ class RestFace:
             case "HEAD":
                 vid = self._vid(req)
                 m = await (versions.head(eng, bucket, key, vid) if vid else eng.head_object(bucket, key))
-                return Response(200, [*object_headers(m), ("content-length", str(m.size))], None, head=True)
+                paths = eng.locations(m)
+                return Response(200, [*object_headers(m), ("content-length", str(m.size)),
+                                      ("ais-mirror-copies", str(len(paths))),
+                                      ("ais-mirror-paths", "[" + " ".join(paths) + "]")], None, head=True)
             case "PUT":
                 return await self._put(req, bucket, key)
             case "DELETE":
