@@ -19,6 +19,7 @@ from .errors import DataDirInUse, MountpathUnavailable
 OBJ_DIR = "%ob"
 WORK_DIR = "%wk"
 LOCK_FILE = ".aisfs.lock"
+LEAF_FILES = 4096   # new data files per `%ob/xx/yy` directory before the next one (ext4 indexes large directories)
 
 
 def lock_dir(path: Path, what: str) -> int:
@@ -63,6 +64,7 @@ class Mountpath:
         self.digest = xxhash.xxh64_intdigest(str(path).encode())
         self._lock_fd = -1
         self._fanout: set[str] = set()   # %ob/xx/yy directories known to exist
+        self._leaf, self._leaf_left = "", 0   # the %ob/xx/yy new data files go to, and for how many more
 
     def open(self) -> None:
         for sub in (OBJ_DIR, WORK_DIR):
@@ -87,7 +89,13 @@ class Mountpath:
         return n
 
     def new_fid(self) -> str:
-        return secrets.token_hex(12)
+        """96 bits, unique; the first 16 (the `%ob/xx/yy` directory) stay the same for LEAF_FILES new files.
+        Fully random ids put nearly every new file of a young store in a directory of its own, so each
+        write also made one or two directories (a write + sync loop ran at half the rate)."""
+        if self._leaf_left <= 0:
+            self._leaf, self._leaf_left = secrets.token_hex(2), LEAF_FILES
+        self._leaf_left -= 1
+        return self._leaf + secrets.token_hex(10)
 
     def data_path(self, fid: str) -> str:
         return f"{self.path}/{OBJ_DIR}/{fid[:2]}/{fid[2:4]}/{fid}"
