@@ -211,11 +211,13 @@ def add_parser(sub: Any) -> None:
         copies, each on a different mountpath (disk), and a job adds or removes copies of the objects it
         already holds. Reads then survive a lost disk or a damaged copy. --copies 1 turns mirroring off.
         Needs at least as many mountpaths as copies.""", examples="""
-        aisfs bucket mirror ais://abc --copies 2 --wait
+        aisfs bucket mirror ais://abc --wait
+        aisfs bucket mirror ais://abc --copies 3
         aisfs bucket mirror ais://abc --copies 1
         """)
     p.add_argument("bucket", metavar="BUCKET")
-    p.add_argument("--copies", type=int, required=True, metavar="N", help="copies of each object (1 = off)")
+    p.add_argument("--copies", type=int, default=2, metavar="N",
+                   help="copies of each object (default: 2, AIStore's; 1 turns mirroring off)")
     add_wait_flags(p)
 
     p = add_command(g, "ls", aliases=["list"], help="list buckets", func=cmd_ls, examples="""
