@@ -19,26 +19,29 @@ if TYPE_CHECKING:
     from .core import Engine
 
 
-def _walk(root: str) -> list[str]:
-    """Paths of every data file under a mountpath's `%ob`."""
+def _walk(root: str, older_than_ns: int) -> list[str]:
+    """Paths of the data files under a mountpath's `%ob` that were put there before `older_than_ns`."""
     out = []
     for top in os.scandir(root):
         if not top.is_dir(follow_symlinks=False):
             continue
         for sub in os.scandir(top.path):
             if sub.is_dir(follow_symlinks=False):
-                out.extend(e.path for e in os.scandir(sub.path) if e.is_file(follow_symlinks=False))
+                out.extend(e.path for e in os.scandir(sub.path) if e.is_file(follow_symlinks=False)
+                           and e.stat(follow_symlinks=False).st_ctime_ns < older_than_ns)
     return out
 
 
-async def clean_orphans(engine: "Engine", job: Job) -> None:
-    """Two snapshots of referenced files around the walk, taken on the engine's thread, so a file
-    committed while the walk runs is never taken for an orphan. A file is referenced on its own
-    mountpath only: a mirror copy no row names is an orphan even though its original is not."""
+async def clean_orphans(engine: "Engine", job: Job, since: dict[int, int]) -> None:
+    """Only files older than this run (`since`: each mountpath's clock when the engine opened) can be
+    a crash's leftovers; younger ones may be placed and not yet indexed (a write between its fsync
+    and its commit). Two snapshots of referenced files around the walk, taken on the engine's thread,
+    so a file committed while the walk runs is never taken for an orphan. A file is referenced on its
+    own mountpath only: a mirror copy no row names is an orphan even though its original is not."""
     before = engine.index.referenced_files()
     candidates: list[tuple[int, str]] = []
     for mp in engine.mountpaths.by_id.values():
-        paths = await trio.to_thread.run_sync(_walk, str(mp.path / OBJ_DIR))
+        paths = await trio.to_thread.run_sync(_walk, str(mp.path / OBJ_DIR), since[mp.id])
         candidates += [(mp.id, p) for p in paths if (mp.id, os.path.basename(p)) not in before]
     after = engine.index.referenced_files()
     engine.index.drop_stray_copies({fid for _, fid in after})

@@ -81,8 +81,9 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
                     eng.jobs.attach(nursery)
                     nursery.start_soon(eng._atime_flusher)
                     nursery.start_soon(eng._reaper)
-                    if scan:
-                        eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job))
+                    if scan:  # taken before any request can place a file
+                        since = {mp.id: mp.fs_time_ns() for mp in eng.mountpaths.by_id.values()}
+                        eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job, since))
                     if eng._mountpaths_changed:  # AIStore's resilver: mirrored buckets get their copies back
                         for name, props in list(eng.bmd.buckets.items()):
                             if copy_count(props) > 1:

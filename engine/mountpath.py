@@ -88,6 +88,15 @@ class Mountpath:
             n += 1
         return n
 
+    def fs_time_ns(self) -> int:
+        """Now, by this filesystem's clock (the ctime it gives a new inode): every file renamed in later
+        has a ctime at least this."""
+        fd = os.open(self.path / WORK_DIR, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        try:
+            return os.fstat(fd).st_ctime_ns
+        finally:
+            os.close(fd)
+
     def new_fid(self) -> str:
         """96 bits, unique; the first 16 (the `%ob/xx/yy` directory) stay the same for LEAF_FILES new files.
         Fully random ids put nearly every new file of a young store in a directory of its own, so each

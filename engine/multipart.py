@@ -123,6 +123,7 @@ async def create(eng: "Engine", bucket: str, key: str, *, content_type: str = ""
 async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, wf: WorkFile,
                       checksum: str, algo: str = "") -> Part:
     """Commit a finished part file and index it, replacing an earlier upload of the same part."""
+    await wf.place(fsync=eng.config.doc["write_policy"]["fsync"])
     _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)  # aborted meanwhile?
     md5 = wf.hasher.hexdigest("md5")
     fid = wf.commit(json.dumps({"bid": bid, "key": key, "upload": upload_id, "part": number}).encode())
@@ -149,7 +150,7 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
     verify = {t: v.lower() for t, v in (verify or {}).items()}
     wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *verify, *([checksum_algo] if checksum_algo else [])})
     try:
-        await wf.receive(body, size=size, limit=MAX_PART, verify=verify, fsync=eng.config.doc["write_policy"]["fsync"])
+        await wf.receive(body, size=size, limit=MAX_PART, verify=verify)
         if checksum_algo and not checksum:
             checksum = hex_to_b64(wf.hasher.hexdigest(checksum_algo))
         return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
@@ -169,7 +170,7 @@ async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str,
     wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *([checksum_algo] if checksum_algo else [])})
     try:
         await wf.copy_from(reader.fd, offset, length)
-        await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
+        await wf.finish()
         checksum = ""
         if checksum_algo:
             checksum = hex_to_b64(wf.hasher.hexdigest(checksum_algo))
@@ -317,8 +318,8 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
                 await wf.copy_from(fd, off, n)
                 done += n
                 yield done
-        await wf.finish(fsync=eng.config.doc["write_policy"]["fsync"])
-        await eng._mirror(c.props, c.bid, c.key, wf)
+        await wf.finish()
+        await eng._place_data(c.props, c.bid, c.key, wf)
         up = c.upload
         headers = dict(up.meta.get("headers") or {})
         headers[LAYOUT] = _layout([r[3] for r in c.chosen])

@@ -140,9 +140,8 @@ class ObjectOps:
         mp = self.mountpaths.place(bid, key)
         wf = WorkFile(mp, {ctype, *verify})
         try:
-            await wf.receive(_chunks(body), size=size, limit=MAX_OBJECT_SIZE, verify=verify,
-                             fsync=self.config.doc["write_policy"]["fsync"])
-            await self._mirror(props, bid, key, wf)
+            await wf.receive(_chunks(body), size=size, limit=MAX_OBJECT_SIZE, verify=verify)
+            await self._place_data(props, bid, key, wf)
             meta = self._commit(bucket, bid, props, key, wf, content_type=content_type, custom=custom or {},
                                 headers=headers or {}, etag=etag, cond=cond)
         except BaseException:
@@ -167,17 +166,23 @@ class ObjectOps:
         if staged.size > MAX_OBJECT_SIZE:
             raise EntityTooLarge(f"object size {staged.size} exceeds the {MAX_OBJECT_SIZE}-byte limit")
         self._check_space()
-        await trio.to_thread.run_sync(lambda: staged.finish_sync(props["checksum"]["type"],
-                                                                 fsync=self.config.doc["write_policy"]["fsync"]))
+        await trio.to_thread.run_sync(staged.finish_sync, props["checksum"]["type"])
         try:
-            await self._mirror(props, bid, key, staged)
+            await self._place_data(props, bid, key, staged)
             meta = self._commit(bucket, bid, props, key, staged, content_type="", custom=custom or {}, headers={},
                                 etag=None)
         except BaseException:
-            staged.drop_copies()   # the staged file itself stays its handle's, to retry or let go
+            if not staged.sealed:   # back to its handle's work file, to retry or let go
+                staged.unplace()
             raise
         await self._durable(staged.placed_files())
         return meta
+
+    async def _place_data(self: "Engine", props: dict[str, Any], bid: str, key: str, wf: WorkFile) -> None:
+        """A finished file's mirror copies (in a mirrored bucket), then the file and its copies into `%ob`,
+        made durable under `write_policy.fsync`: all before the row that will refer to them."""
+        await self._mirror(props, bid, key, wf)
+        await wf.place(fsync=self.config.doc["write_policy"]["fsync"])
 
     async def _durable(self: "Engine", files: list[tuple[int, str]]) -> None:
         """Under `write_policy.fsync` a write (whose data files that policy fsynced before their rename) is
@@ -199,8 +204,8 @@ class ObjectOps:
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
                 cond: WriteCondition | None = None) -> ObjectMeta:
-        """Rename the finished work file into place and index it, in that order, with no await between;
-        `cond` is checked inside the index transaction (a failure rolls it back and removes the file)."""
+        """Index a placed file as the key's new version; `cond` is checked inside the index transaction (a
+        failure rolls it back and removes the file)."""
         ctype = props["checksum"]["type"]
         now = time.time_ns()
         old_row = self.index.get(bid, key)
@@ -368,8 +373,8 @@ class ObjectOps:
             # the source's own checksum comes free with the copy: never launder rotten bytes into a fresh one
             if m.cksum.type != "none":
                 self._check_data(m, wf.hasher.hexdigest(m.cksum.type), "not copied")
-            await wf.finish(fsync=self.config.doc["write_policy"]["fsync"])
-            await self._mirror(dst_props, dst_bid, dst_key, wf)
+            await wf.finish()
+            await self._place_data(dst_props, dst_bid, dst_key, wf)
             etag = m.etag if m.cksum.type == dst_props["checksum"]["type"] else None
             meta = self._commit(dst_bucket, dst_bid, dst_props, dst_key, wf,
                                 content_type=m.content_type if content_type is None else content_type,

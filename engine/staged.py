@@ -59,9 +59,9 @@ class StagedFile(WorkFile):
         self.hasher = MultiHasher({cksum_type})
         self._hashed = 0
 
-    def finish_sync(self, cksum_type: str, *, fsync: bool) -> None:
-        """Hash what the running checksum has not covered (in `cksum_type`, the bucket's now) and make
-        the bytes durable; blocking, for a worker thread."""
+    def finish_sync(self, cksum_type: str) -> None:
+        """Hash what the running checksum has not covered (in `cksum_type`, the bucket's now); blocking,
+        for a worker thread."""
         if cksum_type != self.cksum_type:
             self._restart_hash(cksum_type)
         while self._hashed < self.size:
@@ -70,15 +70,10 @@ class StagedFile(WorkFile):
                 raise OSError(f"staged file is shorter ({self._hashed}) than written ({self.size})")
             self.hasher.update(chunk)
             self._hashed += len(chunk)
-        if fsync:
-            try:
-                os.fsync(self.fd)
-            except OSError as e:
-                raise space_error(e) from e
 
     def commit(self, lom: bytes) -> str:
-        """Rename into `%ob` but keep the descriptor: open handles still read it."""
-        self._place(lom)
+        """Keep the descriptor of the placed file: open handles still read it."""
+        self._stamp(lom)
         self.sealed = True  # from here on the file is (or was, if indexing fails) an object's data
         return self.fid
 

@@ -15,7 +15,7 @@ import pytest
 from restkit import create_bucket
 from support import Server, stop_process
 
-TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg"
+TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg,pwrite64"
 ANSWER = r'(sendto|write|sendmsg)\(\d+<socket:[^>]*>, "HTTP/1\.1 200'  # the response leaving the server
 
 
@@ -73,11 +73,14 @@ def put_traced(server: Server, tmp_path: Path, key: str, replaced: Path | None =
 
 
 def assert_durable_before_answer(lines: list[str]) -> None:
-    """Data file fsynced, renamed into %ob, its directory fsynced, the index WAL synced: then the answer."""
-    data = first(lines, r"fsync\(\d+<[^>]*/%wk/")
-    rename = first(lines, r"rename\w*\(.*%wk/.*%ob/", data)
-    dir_sync = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>\)", rename)
-    wal_sync = first(lines, r"fdatasync\(\d+<[^>]*index\.db-wal>\)", dir_sync)
+    """Data file renamed into %ob and fsynced there before the index row that refers to it is even
+    written; then its directory fsynced and the index WAL synced; then the answer."""
+    rename = first(lines, r"rename\w*\(.*%wk/.*%ob/")
+    data = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>\)", rename)
+    row = first(lines, r"pwrite64\(\d+<[^>]*index\.db-wal>", rename)
+    assert row > data, "the index row was written before its data file was durable:\n" + "\n".join(lines[rename:row + 1])
+    dir_sync = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>\)", data)
+    wal_sync = first(lines, r"fdatasync\(\d+<[^>]*index\.db-wal>\)", max(dir_sync, row))
     first(lines, ANSWER, wal_sync)
 
 
