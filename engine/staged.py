@@ -22,7 +22,6 @@ class StagedFile(WorkFile):
     def __init__(self, mp: Mountpath, cksum_type: str) -> None:
         super().__init__(mp, {cksum_type}, access=os.O_RDWR)
         self.cksum_type = cksum_type
-        self.sealed = False
         self._hashed = 0      # bytes [0, _hashed) are in `hasher`, in order
 
     @property
@@ -98,9 +97,4 @@ class StagedFile(WorkFile):
 
     def close(self) -> None:
         """Let go of the file: removed if never committed; a committed one stays as the object's data."""
-        if self.sealed:
-            if self.fd >= 0:
-                os.close(self.fd)
-        else:
-            self.abort()
-        self._fd = -1
+        self.abort()

@@ -80,6 +80,7 @@ class WorkFile:
         self.size = 0
         self.copies: list[Mountpath] = []   # mirror copies made by `mirror`, placed with the file
         self.placed = False                 # renamed into `%ob` (with its copies), not yet referenced
+        self.sealed = False                 # committed: an object's data now, never removed by its writer
         self._buf = bytearray()
         self._fd = os.open(self.path, access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
@@ -217,9 +218,7 @@ class WorkFile:
 
     def unplace(self) -> None:
         """Back to a work file (its copies removed), for a commit that failed before it was referenced."""
-        for mp in self.copies:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(mp.data_path(self.fid) if self.placed else mp.work_path(self.fid))
+        self._remove(self.copies)
         self.copies = []
         if self.placed:
             os.rename(self.mp.data_path(self.fid), self.path)
@@ -228,6 +227,7 @@ class WorkFile:
     def commit(self, lom: bytes) -> str:
         """Stamp the metadata copy on the placed file and let it go; returns the data file id."""
         self._stamp(lom)
+        self.sealed = True
         os.close(self._fd)
         self._fd = -1
         return self.fid
@@ -241,11 +241,15 @@ class WorkFile:
                 pass  # the index is authoritative; the xattr only helps rebuild it
 
     def abort(self) -> None:
-        """Remove the file and its copies, wherever they are (never referenced: nothing is lost)."""
+        """Remove the file and its copies, wherever they are, unless committed (then only let go of it)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        for mp in (self.mp, *self.copies):
+        if not self.sealed:
+            self._remove([self.mp, *self.copies])
+            self.copies = []
+
+    def _remove(self, mps: list[Mountpath]) -> None:
+        for mp in mps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(mp.data_path(self.fid) if self.placed else mp.work_path(self.fid))
-        self.copies = []
