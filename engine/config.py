@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import dotted, durations, jsonfile
 from .checksum import CKSUM_TYPES
@@ -78,10 +78,13 @@ class ClusterConfig:
     def get(self, key: str) -> Any:
         return dotted.get(self.doc, key)
 
-    def update(self, updates: dict[str, Any]) -> dict[str, Any]:
-        """Apply dotted or nested updates atomically; invalid input leaves the config untouched."""
+    def update(self, updates: dict[str, Any], check: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Apply dotted or nested updates atomically; invalid input (or what `check` refuses) leaves the
+        config untouched."""
         new = dotted.apply(self.doc, updates)
         validate(new)
+        if check is not None:
+            check(new)
         self.doc = new
         self.version += 1
         self._save()

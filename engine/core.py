@@ -219,7 +219,8 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         return _mask_secrets(self.config.snapshot())
 
     async def set_config(self, updates: dict[str, Any]) -> dict[str, Any]:
-        return _mask_secrets(self.config.update(updates))
+        """New buckets inherit the mirror settings, so they must fit this node's mountpaths too."""
+        return _mask_secrets(self.config.update(updates, check=self.check_mirror))
 
     # buckets ----------------------------------------------------------------------------------
     def bucket_props(self, name: str) -> dict[str, Any]:

@@ -222,6 +222,10 @@ def test_copies_need_as_many_mountpaths(server: Server) -> None:
         assert_error(act(c, "POST", "/v1/buckets/one", "make-n-copies", "many"), 400, "number of copies")
         assert_error(set_props(c, "one", {"ec.enabled": True}), 400, "erasure coding", "mirror")
         assert bucket_props(c, "one")["mirror"]["enabled"] is False
+        # the cluster's defaults, which new buckets inherit, are held to the same rule
+        r = c.put("/v1/cluster", json={"action": "set-config", "value": {"mirror.enabled": True}})
+        assert_error(r, 400, "needs 2 mountpaths")
+        assert c.get("/v1/daemon", params={"what": "config"}).json()["mirror"]["enabled"] is False
 
 
 def test_a_copy_left_by_a_crash_is_removed_at_start(two_disk_server: Server, disks: list[Path]) -> None:
