@@ -58,6 +58,10 @@ class StagedFile(WorkFile):
         self.hasher = MultiHasher({cksum_type})
         self._hashed = 0
 
+    def hashed(self, cksum_type: str) -> bool:
+        """Whether the running checksum (in `cksum_type`) already covers every byte: nothing to read back."""
+        return cksum_type == self.cksum_type and self._hashed >= self.size
+
     def finish_sync(self, cksum_type: str) -> None:
         """Hash what the running checksum has not covered (in `cksum_type`, the bucket's now); blocking,
         for a worker thread."""

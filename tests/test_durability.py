@@ -44,11 +44,16 @@ class Strace:
 
 
 def first(lines: list[str], pattern: str, after: int = -1) -> int:
-    """Index of the first line after `after` whose syscall completed and matches `pattern`."""
+    """Index of the line where the first syscall after `after` that matches `pattern` completed (a call
+    another thread interrupted completes on its `<... NAME resumed>` line)."""
     rx = re.compile(pattern)
     for i in range(after + 1, len(lines)):
-        if rx.search(lines[i]) and "unfinished" not in lines[i]:
-            return i
+        if rx.search(lines[i]):
+            if "unfinished" not in lines[i]:
+                return i
+            pid, call = lines[i].split()[0], lines[i].split()[1].split("(")[0]
+            resumed = re.compile(rf"{pid}\s+<\.\.\. {call} resumed>")   # strace pads short pids
+            return next(j for j in range(i + 1, len(lines)) if resumed.match(lines[j]))
     raise AssertionError(f"no {pattern!r} after line {after}:\n" + "\n".join(lines[-60:]))
 
 
@@ -73,14 +78,15 @@ def put_traced(server: Server, tmp_path: Path, key: str, replaced: Path | None =
 
 
 def assert_durable_before_answer(lines: list[str]) -> None:
-    """Data file renamed into %ob and fsynced there before the index row that refers to it is even
-    written; then its directory fsynced and the index WAL synced; then the answer."""
+    """Data file renamed into %ob, then it and its directory fsynced (side by side) before the index row
+    that refers to it is even written; then the index WAL synced; then the answer."""
     rename = first(lines, r"rename\w*\(.*%wk/.*%ob/")
-    data = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>\)", rename)
+    data = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>", rename)
+    dir_sync = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>", rename)
     row = first(lines, r"pwrite64\(\d+<[^>]*index\.db-wal>", rename)
-    assert row > data, "the index row was written before its data file was durable:\n" + "\n".join(lines[rename:row + 1])
-    dir_sync = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>\)", data)
-    wal_sync = first(lines, r"fdatasync\(\d+<[^>]*index\.db-wal>\)", max(dir_sync, row))
+    assert row > max(data, dir_sync), ("the index row was written before its data file and directory were "
+                                       "durable:\n" + "\n".join(lines[rename:row + 1]))
+    wal_sync = first(lines, r"fdatasync\(\d+<[^>]*index\.db-wal>\)", row)
     first(lines, ANSWER, wal_sync)
 
 
