@@ -25,6 +25,7 @@ class ObjectMeta:
     vid: str = "null"                                       # S3 version id
     mp: int = 0                                             # mountpath id of the data file
     fid: str = ""                                           # data file id
+    durable: bool = False   # this process made the data and its directory durable at the write (not stored)
 
 
 def make_etag(cksum: Cksum, mtime_ns: int, size: int) -> str:

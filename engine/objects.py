@@ -178,6 +178,7 @@ class ObjectOps:
                 staged.unplace()
             raise
         await self._durable()
+        meta.durable = self.config.doc["write_policy"]["fsync"]   # a later fsync(2) then needs only the WAL
         return meta
 
     async def _place_data(self: "Engine", props: dict[str, Any], bid: str, key: str, wf: WorkFile) -> None:
@@ -195,8 +196,10 @@ class ObjectOps:
     async def sync(self: "Engine", meta: ObjectMeta | None = None) -> None:
         """Durability barrier (a mount's fsync), whatever the write policy: `meta`'s data file (and its mirror
         copies), the directories they were renamed into, then the index's WAL (in that order, so a row never
-        reaches the disk without its files); with no `meta`, the WAL alone (every row committed before it)."""
-        files = [(mp, meta.fid) for mp in (meta.mp, *self.index.copies_of(meta.fid))] if meta and meta.fid else []
+        reaches the disk without its files); with no `meta`, or one whose write already synced its files
+        (`meta.durable`), the WAL alone (every row committed before it)."""
+        files = ([(mp, meta.fid) for mp in (meta.mp, *self.index.copies_of(meta.fid))]
+                 if meta and meta.fid and not meta.durable else [])
         await trio.to_thread.run_sync(_sync_placed, self._paths(files), self.index)
 
     def _paths(self: "Engine", files: list[tuple[int, str]]) -> list[str]:

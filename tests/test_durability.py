@@ -4,14 +4,17 @@ without its data. A power cut cannot be staged in CI, so the server is watched w
 the order of those syscalls against the response is what a pulled plug would test."""
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fuse_support import Mount, cleanup, with_engine
 from restkit import create_bucket
 from support import Server, stop_process
 
@@ -136,3 +139,35 @@ def test_a_replaced_data_file_goes_only_once_its_replacement_is_durable(server: 
 @pytest.fixture(autouse=True)
 def _needs_strace() -> None:
     subprocess.run(["strace", "-V"], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("policy", [True, False])
+def test_a_mount_fsync_syncs_what_its_write_did_not(tmp_path: Path, policy: bool) -> None:
+    """fsync(2) in a mount is durable either way; under the fsync policy the commit it makes already
+    synced the data file and its directory, so only the WAL is left (no second sync of the file)."""
+    async def seed(engine: Any) -> None:
+        await engine.create_bucket("m")
+        await engine.set_config({"write_policy.fsync": policy})
+
+    with_engine(tmp_path / "data", seed)
+    m = Mount(tmp_path, "m")
+    try:
+        m.start()
+        tracer = Strace(m.proc.pid, tmp_path / "strace-mount.txt")  # type: ignore[union-attr]
+        try:
+            fd = os.open(m.path("f"), os.O_CREAT | os.O_WRONLY)
+            try:
+                os.write(fd, b"must survive" * 1000)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            lines = tracer.stop()
+        data_syncs = [ln for ln in lines if re.search(r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>", ln)]
+        assert len(data_syncs) == 1, lines   # once: at the commit (policy) or by the fsync (no policy)
+        assert any(re.search(r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>", ln) for ln in lines), lines
+        assert any(re.search(r"f(data)?sync\(\d+<[^>]*index\.db-wal>", ln) for ln in lines), lines
+        assert m.path("f").read_bytes() == b"must survive" * 1000
+    finally:
+        m.stop()
+        cleanup(tmp_path)
