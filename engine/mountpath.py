@@ -91,7 +91,12 @@ class Mountpath:
     def fs_time_ns(self) -> int:
         """Now, by this filesystem's clock (the ctime it gives a new inode): every file renamed in later
         has a ctime at least this."""
-        fd = os.open(self.path / WORK_DIR, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.path / WORK_DIR, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        except OSError:   # a filesystem without unnamed files (O_TMPFILE): a named one, gone at once
+            name = self.work_path(f"clock-{secrets.token_hex(6)}")
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            os.unlink(name)
         try:
             return os.fstat(fd).st_ctime_ns
         finally:
