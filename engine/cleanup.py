@@ -8,7 +8,7 @@ check needs no list of owners; mirror copies count where the `copies` table plac
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import trio
 
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from .core import Engine
 
 
-def _walk(root: str, older_than_ns: int) -> list[str]:
-    """Paths of the data files under a mountpath's `%ob` that were put there before `older_than_ns`."""
+def _walk(root: str, referenced: Callable[[str], bool], older_than_ns: int) -> list[str]:
+    """Paths of the data files under a mountpath's `%ob` that no row refers to and that were put there
+    before `older_than_ns` (only those are stat'ed: the scan stays a directory walk)."""
     out = []
     for top in os.scandir(root):
         if not top.is_dir(follow_symlinks=False):
@@ -28,7 +29,7 @@ def _walk(root: str, older_than_ns: int) -> list[str]:
         for sub in os.scandir(top.path):
             if sub.is_dir(follow_symlinks=False):
                 out.extend(e.path for e in os.scandir(sub.path) if e.is_file(follow_symlinks=False)
-                           and e.stat(follow_symlinks=False).st_ctime_ns < older_than_ns)
+                           and not referenced(e.name) and e.stat(follow_symlinks=False).st_ctime_ns < older_than_ns)
     return out
 
 
@@ -41,8 +42,9 @@ async def clean_orphans(engine: "Engine", job: Job, since: dict[int, int]) -> No
     before = engine.index.referenced_files()
     candidates: list[tuple[int, str]] = []
     for mp in engine.mountpaths.by_id.values():
-        paths = await trio.to_thread.run_sync(_walk, str(mp.path / OBJ_DIR), since[mp.id])
-        candidates += [(mp.id, p) for p in paths if (mp.id, os.path.basename(p)) not in before]
+        paths = await trio.to_thread.run_sync(_walk, str(mp.path / OBJ_DIR),
+                                              lambda fid, mp_id=mp.id: (mp_id, fid) in before, since[mp.id])
+        candidates += [(mp.id, p) for p in paths]
     after = engine.index.referenced_files()
     engine.index.drop_stray_copies({fid for _, fid in after})
     orphans = [p for mp, p in candidates if (mp, os.path.basename(p)) not in after]
