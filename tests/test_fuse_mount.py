@@ -329,24 +329,3 @@ def test_mount_helper_with_o_options(tmp_path: Path) -> None:
     finally:
         m.stop()
         cleanup(tmp_path)
-
-
-def test_fsync_is_durable_even_without_engine_fsync_policy(tmp_path: Path) -> None:
-    async def seed(engine: Any) -> None:
-        await engine.create_bucket("nf")
-        await engine.set_config({"write_policy.fsync": False})
-
-    with_engine(tmp_path / "data", seed)
-    m = Mount(tmp_path, "nf")
-    try:
-        m.start()
-        fd = os.open(m.path("f"), os.O_CREAT | os.O_WRONLY)
-        try:
-            os.write(fd, b"must survive")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        assert m.path("f").read_bytes() == b"must survive"
-    finally:
-        m.stop()
-        cleanup(tmp_path)
