@@ -52,7 +52,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
             self.config = ClusterConfig(self.data_dir)
             self.bmd = BMD(self.data_dir)
             self.index = Index(self.data_dir / "index.db")
-            self.mountpaths = self._attach_mountpaths(mountpaths)
+            self.mountpaths, self._mountpaths_changed = self._attach_mountpaths(mountpaths)
         except BaseException:
             os.close(self._lock_fd)
             raise
@@ -84,10 +84,8 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
                     if scan:  # taken before any request can place a file
                         since = {mp.id: mp.fs_time_ns() for mp in eng.mountpaths.by_id.values()}
                         eng.jobs.start(Job(kind="cleanup-store", bucket=""), lambda job: clean_orphans(eng, job, since))
-                    if eng._mountpaths_changed:  # AIStore's resilver: mirrored buckets get their copies back
-                        for name, props in list(eng.bmd.buckets.items()):
-                            if copy_count(props) > 1:
-                                eng._start_make_n_copies(name)
+                    if eng._mountpaths_changed:
+                        eng.resilver()
                     yield eng
                 finally:  # the thread is told first: a cancelled nursery still waits for it
                     eng.prefetcher.stop()
@@ -96,8 +94,9 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         finally:
             eng._close(clean=clean)
 
-    def _attach_mountpaths(self, given: list[Path] | None) -> Mountpaths:
-        """`--mountpath` replaces the default and is remembered, so a restart without it finds the data."""
+    def _attach_mountpaths(self, given: list[Path] | None) -> tuple[Mountpaths, bool]:
+        """`--mountpath` replaces the default and is remembered, so a restart without it finds the data;
+        also says whether the set differs from the one remembered."""
         stored = jsonfile.load(self.data_dir / MOUNTPATHS_FILE)
         if given:
             paths = [p.resolve() for p in given]
@@ -107,7 +106,6 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
             paths = [self.data_dir / DEFAULT_MOUNTPATH]
         if len(set(paths)) != len(paths):
             raise BadRequest("the same mountpath is given twice")
-        self._mountpaths_changed = bool(stored) and sorted(stored["mountpaths"]) != sorted(map(str, paths))
         mps = Mountpaths([(self.index.mountpath_id(str(p)), p) for p in paths])
         mps.open()
         try:  # remembered only once usable: a failed --mountpath must not replace a working set
@@ -118,7 +116,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         for mp in mps.by_id.values():
             if n := mp.clean_work():
                 log.info("removed %d unfinished work file(s) from %s", n, mp.path)
-        return mps
+        return mps, bool(stored) and sorted(stored["mountpaths"]) != sorted(map(str, paths))
 
     def _close(self, *, clean: bool) -> None:
         self._reap_leftovers()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable
 
 
 def fsync_path(path: str | Path, *, data_only: bool = False) -> None:
@@ -12,3 +13,9 @@ def fsync_path(path: str | Path, *, data_only: bool = False) -> None:
         (os.fdatasync if data_only else os.fsync)(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dirs(paths: Iterable[str]) -> None:
+    """fsync(2) the directory holding each of these files, each directory once: their names survive too."""
+    for d in {os.path.dirname(p) for p in paths}:
+        fsync_path(d)

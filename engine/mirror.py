@@ -19,7 +19,7 @@ import trio
 
 from . import bprops, versions
 from .checksum import Cksum
-from .durable import fsync_path
+from .durable import fsync_dirs
 from .errors import AisError, BadRequest, MountpathUnavailable, ObjectCorrupted
 from .index import Row
 from .jobs import Job
@@ -125,7 +125,7 @@ class MirrorOps:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(work)
         if sync and fsync:
-            await trio.to_thread.run_sync(lambda: [fsync_path(os.path.dirname(mp.data_path(fid))) for mp in targets])
+            await trio.to_thread.run_sync(fsync_dirs, [mp.data_path(fid) for mp in targets])
         return targets
 
     def _owns(self: "Engine", bid: str, key: str, fid: str) -> bool:
@@ -144,6 +144,13 @@ class MirrorOps:
         self.check_mirror(new)
         self.bmd.put(bucket, new)
         return self._start_make_n_copies(bucket)
+
+    def resilver(self: "Engine") -> None:
+        """AIStore's resilver, after a start with a changed set of mountpaths: every mirrored bucket gets
+        its copies back (on the disks attached now)."""
+        for name, props in list(self.bmd.buckets.items()):
+            if copy_count(props) > 1:
+                self._start_make_n_copies(name)
 
     def _start_make_n_copies(self: "Engine", bucket: str) -> Job:
         """One make-n-copies job per bucket: one still running (for an older count) is aborted."""
@@ -210,7 +217,7 @@ class MirrorOps:
     async def _sync_copies(self: "Engine", placed: list[str]) -> None:
         """New copies' directories, then the index rows naming them, made durable (under write_policy.fsync)."""
         if placed and self.config.doc["write_policy"]["fsync"]:
-            await trio.to_thread.run_sync(lambda: [fsync_path(d) for d in {os.path.dirname(p) for p in placed}])
+            await trio.to_thread.run_sync(fsync_dirs, placed)
         if placed:
             await trio.to_thread.run_sync(self.index.sync)
 
