@@ -69,6 +69,36 @@ def test_pipelined_requests(shared_server: Server, c: httpx.Client) -> None:
             assert (status, json.loads(body)) == (200, {"status": "ok"})
 
 
+def test_interleaved_uploads_keep_their_own_bytes(shared_server: Server, c: httpx.Client) -> None:
+    """Eight uploads whose bodies arrive in small interleaved pieces (chunked and sized) each store exactly
+    their own bytes: the server reads every connection through one shared buffer."""
+    bodies = {f"mix/{i}": os.urandom(600_000 + i * 7_919) for i in range(8)}
+
+    def upload(key: str, body: bytes, chunked: bool) -> int:
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+        with socket.create_connection(("127.0.0.1", shared_server.port), timeout=30) as s:
+            s.sendall(f"PUT {ourl('web', key)} HTTP/1.1\r\nHost: t\r\n{framing}\r\n\r\n".encode())
+            for off in range(0, len(body), 24_001):
+                piece = body[off:off + 24_001]
+                s.sendall(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+                time.sleep(0.001)
+            if chunked:
+                s.sendall(b"0\r\n\r\n")
+            return read_response(s.makefile("rb"))[0]
+
+    statuses: list[int] = []
+    threads = [threading.Thread(target=lambda k=k, b=b, i=i: statuses.append(upload(k, b, i % 2 == 0)))
+               for i, (k, b) in enumerate(bodies.items())]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * len(bodies)
+    for key, body in bodies.items():
+        got = c.get(ourl("web", key)).content
+        assert hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest(), key
+
+
 def expect_put(port: int, path: str, body: bytes) -> tuple[bool, int, bytes]:
     """PUT with `Expect: 100-continue`, sending the body only after the interim 100 (or never, on a final answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
