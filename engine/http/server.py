@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -282,6 +283,7 @@ class _Conn:
             self.peer = ""
         self.parser = _Parser(server.limits.max_header)
         self.idle_scope: trio.CancelScope | None = None
+        self.idle = False        # waiting for a request: the only state a draining server may close
         self.eof = False
         # the request being served
         self.body_done = True
@@ -348,37 +350,40 @@ class _Conn:
         limits = self.server.limits
         timeout = limits.header_timeout
         try:
-            while True:
-                # Waiting for a request: the only point where a draining server may close us. The
-                # deadline bounds the whole head, however slowly it trickles in.
-                with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
-                    self.idle_scope = scope
+            # One scope for the connection's life. Its deadline is set only while waiting for a request
+            # (and bounds the whole head, however slowly it trickles in); `drain` cancels it only then.
+            with trio.CancelScope() as scope:
+                self.idle_scope = scope
+                while True:
                     if self.server.draining:
                         return
+                    scope.deadline = trio.current_time() + timeout
+                    self.idle = True
                     try:
                         ev = await self._next_event(None)
                     except _Rejected as e:
                         await self._reject(e.status, str(e))
                         return
-                self.idle_scope = None
-                if scope.cancelled_caught or not isinstance(ev, _Head):
-                    return
-                if ev.version not in SUPPORTED_VERSIONS:
-                    await self._reject(505, f"HTTP/{ev.version} is not supported (HTTP/1.0 and HTTP/1.1 are)")
-                    return
-                req = Request(self, ev)
-                if ev.version == "1.1" and "host" not in req.headers:
-                    await self._reject(400, "an HTTP/1.1 request needs a Host header")
-                    return
-                timeout = limits.keepalive_timeout
-                self.body_done = False
-                self.http10 = ev.version == "1.0"
-                self.must_close = not ev.keep_alive or self.http10 or self.parser.upgraded
-                self.expect_continue = (not self.http10 and
-                                        req.headers.get("expect", "").lower() == "100-continue")
-                await self._handle(req)
-                if not await self._finish_cycle():
-                    return
+                    self.idle = False
+                    scope.deadline = math.inf
+                    if not isinstance(ev, _Head):
+                        return
+                    if ev.version not in SUPPORTED_VERSIONS:
+                        await self._reject(505, f"HTTP/{ev.version} is not supported (HTTP/1.0 and HTTP/1.1 are)")
+                        return
+                    req = Request(self, ev)
+                    if ev.version == "1.1" and "host" not in req.headers:
+                        await self._reject(400, "an HTTP/1.1 request needs a Host header")
+                        return
+                    timeout = limits.keepalive_timeout
+                    self.body_done = False
+                    self.http10 = ev.version == "1.0"
+                    self.must_close = not ev.keep_alive or self.http10 or self.parser.upgraded
+                    self.expect_continue = (not self.http10 and
+                                            req.headers.get("expect", "").lower() == "100-continue")
+                    await self._handle(req)
+                    if not await self._finish_cycle():
+                        return
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
             pass
         finally:
@@ -507,6 +512,10 @@ class _Conn:
         """Get ready for the next request on this connection; False means close it."""
         if self.must_close or self.server.draining:
             return False
+        events = self.parser.events
+        if not self.body_done and events and events[0] is _END:   # a request without a body
+            events.popleft()
+            self.body_done = True
         if not self.body_done:
             # The handler answered without reading the body: drain a small one, else close.
             if self.expect_continue:
@@ -547,7 +556,7 @@ class HTTPServer:
         """Stop taking requests: idle keep-alive connections close, in-flight ones finish."""
         self.draining = True
         for c in list(self._conns):
-            if c.idle_scope is not None:
+            if c.idle and c.idle_scope is not None:
                 c.idle_scope.cancel()
 
     async def serve(self, listeners: list[trio.SocketListener], *, stop: trio.Event,
