@@ -211,10 +211,11 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 # tab-separated line to $BENCH_RESULTS for run_all.sh's table.
 result() {
     local name=$1 fig=$2 unit=$3 ref=$4 refname=$5 rt=$6 ft=${7:--} ratio verdict target
-    ratio=$(awk -v a="$fig" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
+    ratio=$(awk -v a="$fig" -v b="$ref" 'BEGIN { printf "%.3f", a / b }')
     if [[ "$rt" != - ]]; then
         target="ratio >= $rt"
-        verdict=$(awk -v r="$ratio" -v t="$rt" 'BEGIN { print (r + 0 >= t + 0) ? "PASS" : "FAIL" }')
+        # the unrounded ratio decides: 0.149 is not 0.15
+        verdict=$(awk -v a="$fig" -v b="$ref" -v t="$rt" 'BEGIN { print (a / b >= t + 0) ? "PASS" : "FAIL" }')
     else
         target=">= $ft $unit"
         verdict=$(awk -v f="$fig" -v t="$ft" 'BEGIN { print (f + 0 >= t + 0) ? "PASS" : "FAIL" }')
