@@ -211,8 +211,9 @@ _EOF = object()          # the client closed its side
 class _Parser:
     """httptools' callbacks turned into a queue of events: a `_Head`, body pieces (bytes), `_END`.
 
-    Head size is bounded two ways: a head that completes inside one read is measured whole, and
-    reads that arrive while a head is still incomplete are counted (llhttp itself has no limit)."""
+    Head size is bounded two ways (llhttp itself has no limit): a head that completes inside one read
+    is measured whole, and a head still incomplete after a read counts every read that came wholly
+    inside it, so an endless head is refused after at most the limit plus one read."""
 
     def __init__(self, max_header: int) -> None:
         self.events: deque[object] = deque()
@@ -220,12 +221,14 @@ class _Parser:
         self.upgraded = False
         self._p = httptools.HttpRequestParser(self)
         self._in_head = False
-        self._pending = 0
+        self._begun = 0           # heads begun so far
+        self._pending = 0         # bytes of the current head counted so far
         self._target = b""
         self._headers: list[tuple[bytes, bytes]] = []
 
     def on_message_begin(self) -> None:
         self._in_head = True
+        self._begun += 1
         self._target, self._headers = b"", []
 
     def on_url(self, url: bytes) -> None:
@@ -250,7 +253,7 @@ class _Parser:
 
     def feed(self, data: bytes | memoryview) -> None:
         """Parse the next bytes from the client; `_Rejected` for what cannot be served."""
-        was_in_head = self._in_head
+        head_before = self._begun if self._in_head else -1
         try:
             self._p.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -264,12 +267,12 @@ class _Parser:
             if "version" in msg.lower():
                 raise _Rejected(505, f"{msg}: this HTTP version is not supported (HTTP/1.0 and HTTP/1.1 are)") from None
             raise _Rejected(400, f"malformed request: {msg}") from None
-        if was_in_head and self._in_head:
+        if not self._in_head or self._begun != head_before:
+            self._pending = 0     # no head pending, or one that began inside this read
+        else:
             self._pending += len(data)
             if self._pending > self.max_header:
                 raise _Rejected(431, "request head too large")
-        elif not self._in_head:
-            self._pending = 0
 
 
 class _Conn:
