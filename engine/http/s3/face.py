@@ -2,6 +2,7 @@
 dispatch to the handlers, and the one mapping of engine errors to S3 XML."""
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
@@ -53,9 +54,12 @@ class S3Face:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
         self.auth = Authenticator(engine)
+        # Request ids: a random 32-bit start per process, then counted (a random id per request cost
+        # a getrandom(2) call on every request).
+        self._request_ids = itertools.count(secrets.randbits(32) << 32)
 
     async def handle(self, req: Request) -> Response:
-        request_id = secrets.token_hex(8).upper()
+        request_id = f"{next(self._request_ids) & 0xFFFFFFFFFFFFFFFF:016X}"
         resource = req.raw_path
         try:
             resp = await self._route(req)
