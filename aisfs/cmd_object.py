@@ -26,7 +26,8 @@ from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageErr
 DEFAULT_WORKERS = 4
 ALL_PROPS = "name,size,version,checksum,atime,custom"
 COLUMNS = {"name": "NAME", "size": "SIZE", "version": "VERSION", "checksum": "CHECKSUM", "atime": "ATIME",
-           "custom": "CUSTOM", "etag": "ETAG", "last-modified": "LAST-MODIFIED"}
+           "custom": "CUSTOM", "etag": "ETAG", "last-modified": "LAST-MODIFIED", "copies": "COPIES",
+           "location": "LOCATION"}
 
 
 def object_arg(text: str) -> uri.Uri:

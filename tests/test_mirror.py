@@ -16,7 +16,7 @@ import trio
 
 from engine.core import Engine
 from fuse_support import cleanup, mounted, with_engine
-from restkit import act, assert_error, bucket_props, create_bucket, data_file, ourl, set_props, wait_job
+from restkit import act, assert_error, bucket_props, create_bucket, data_file, list_all, ourl, set_props, wait_job
 from s3kit import client, keyed_server
 from support import Server, run_cli
 
@@ -193,6 +193,9 @@ def test_make_n_copies_adds_then_removes(two_disk_server: Server, disks: list[Pa
         job = wait_job(c, jobs[-1]["id"])
         assert job["errors"] == [] and job["objs"] == 30
         assert _files(disks[0]) == _files(disks[1]) and len(_files(disks[0])) == 30
+        listed = list_all(c, "grow", props="name,size,copies,location")
+        assert [e["name"] for e in listed] == keys and {e["copies"] for e in listed} == {2}
+        assert all(e["location"] in (str(disks[0]), str(disks[1])) for e in listed)
         r = act(c, "POST", "/v1/buckets/grow", "make-n-copies", 1)
         assert wait_job(c, r.text)["errors"] == []
         mirror = bucket_props(c, "grow")["mirror"]
@@ -200,6 +203,7 @@ def test_make_n_copies_adds_then_removes(two_disk_server: Server, disks: list[Pa
         _wait_until(lambda: len(_files(disks[0])) + len(_files(disks[1])) == 30)
         for k in keys:
             assert c.get(ourl("grow", k)).content == _body(k)
+        assert {e["copies"] for e in list_all(c, "grow", props="name,copies")} == {1}
 
 
 def test_delete_and_overwrite_take_every_copy(two_disk_server: Server, disks: list[Path]) -> None:
@@ -294,6 +298,13 @@ def test_cli_bucket_mirror(two_disk_server: Server, disks: list[Path]) -> None:
     assert res.returncode == 0, res.stderr
     assert "making 2 copies of \"ais://clim\"" in res.stdout + res.stderr
     assert _files(disks[0]) == _files(disks[1]) and len(_files(disks[0])) == 3
+    res = run_cli("ls", "ais://clim", "--props", "name,copies,location", "--json", endpoint=two_disk_server.url)
+    assert res.returncode == 0, res.stderr
+    listed = json.loads(res.stdout)
+    assert [(e["name"], e["copies"]) for e in listed] == [("a", 2), ("b", 2), ("c", 2)]
+    assert {e["location"] for e in listed} <= {str(disks[0]), str(disks[1])}
+    res = run_cli("ls", "ais://clim", "--props", "copies", endpoint=two_disk_server.url)
+    assert res.returncode == 0 and res.stdout.split()[:2] == ["NAME", "COPIES"], res.stdout
     res = run_cli("bucket", "mirror", "ais://clim", "--copies", "3", endpoint=two_disk_server.url)
     assert res.returncode != 0 and "needs 3 mountpaths" in res.stderr
     res = run_cli("bucket", "props", "show", "ais://clim", "mirror", "--json", endpoint=two_disk_server.url)

@@ -96,6 +96,12 @@ LIST_FIELDS: dict[str, Callable[[ListEntry], str]] = {
     "etag": lambda e: ',"etag":' + _js(e.etag),
     "last-modified": lambda e: f',"last-modified":"{rfc3339(e.mtime_ns)}"',
 }
+# List props read from where the data lies (the attached mountpaths holding it, original first): a
+# lookup per entry, so they are made only when asked for.
+PLACE_FIELDS: dict[str, Callable[[list[str]], str]] = {
+    "copies": lambda paths: f',"copies":{len(paths)}',
+    "location": lambda paths: ',"location":' + _js(paths[0] if paths else ""),
+}
 
 
 class RestFace:
@@ -223,11 +229,14 @@ class RestFace:
         if unknown := set(props) - KNOWN_PROPS:
             raise BadRequest(f"unknown list props: {', '.join(sorted(unknown))}")
         names_only = bool(flags & LS_NAME_ONLY) or props == ["name"]
-        res = await self.engine.list_objects(
+        fields = [] if names_only else [LIST_FIELDS[p] for p in props if p in LIST_FIELDS]
+        place = [] if names_only else [PLACE_FIELDS[p] for p in props if p in PLACE_FIELDS]
+        eng = self.engine
+        res = await eng.list_objects(
             bucket, prefix=str(msg.get("prefix") or ""), start_after=str(msg.get("start_after") or ""),
             token=str(msg.get("continuation_token") or ""), page_size=page,
-            delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only, full="custom" in props)
-        fields = [] if names_only else [LIST_FIELDS[p] for p in props if p in LIST_FIELDS]
+            delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only,
+            full="custom" in props or bool(place))
         frags = []
         for e in res.entries:
             if e.is_dir:
@@ -236,6 +245,10 @@ class RestFace:
             ent = '{"name":' + _js(e.name)
             for field in fields:
                 ent += field(e)
+            if place:
+                paths = eng.locations(e.meta) if e.meta else []
+                for pf in place:
+                    ent += pf(paths)
             frags.append(ent + ',"flags":0}')
         body = (f'{{"uuid":"","continuation_token":{_js(res.token)},"entries":[' + ",".join(frags)
                 + '],"flags":0}')
