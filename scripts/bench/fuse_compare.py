@@ -355,7 +355,7 @@ def one(p):
                 return n
             n += len(b)
 with concurrent.futures.ThreadPoolExecutor(int(sys.argv[1])) as ex:
-    total = sum(ex.map(one, paths, chunksize=16))
+    total = sum(ex.map(one, paths))
 print(total)
 """
 
