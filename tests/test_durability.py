@@ -19,6 +19,8 @@ from restkit import create_bucket
 from support import Server, stop_process
 
 TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg,pwrite64"
+DATA_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>"   # a data file in place
+DIR_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>"                 # the directory holding it
 ANSWER = r'(sendto|write|sendmsg)\(\d+<socket:[^>]*>, "HTTP/1\.1 200'  # the response leaving the server
 
 
@@ -84,8 +86,8 @@ def assert_durable_before_answer(lines: list[str]) -> None:
     """Data file renamed into %ob, then it and its directory fsynced (side by side) before the index row
     that refers to it is even written; then the index WAL synced; then the answer."""
     rename = first(lines, r"rename\w*\(.*%wk/.*%ob/")
-    data = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>", rename)
-    dir_sync = first(lines, r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>", rename)
+    data = first(lines, DATA_FSYNC, rename)
+    dir_sync = first(lines, DIR_FSYNC, rename)
     row = first(lines, r"pwrite64\(\d+<[^>]*index\.db-wal>", rename)
     assert row > max(data, dir_sync), ("the index row was written before its data file and directory were "
                                        "durable:\n" + "\n".join(lines[rename:row + 1]))
@@ -163,9 +165,9 @@ def test_a_mount_fsync_syncs_what_its_write_did_not(tmp_path: Path, policy: bool
                 os.close(fd)
         finally:
             lines = tracer.stop()
-        data_syncs = [ln for ln in lines if re.search(r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>", ln)]
+        data_syncs = [ln for ln in lines if re.search(DATA_FSYNC, ln)]
         assert len(data_syncs) == 1, lines   # once: at the commit (policy) or by the fsync (no policy)
-        assert any(re.search(r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>", ln) for ln in lines), lines
+        assert any(re.search(DIR_FSYNC, ln) for ln in lines), lines
         assert any(re.search(r"f(data)?sync\(\d+<[^>]*index\.db-wal>", ln) for ln in lines), lines
         assert m.path("f").read_bytes() == b"must survive" * 1000
     finally:
