@@ -30,12 +30,11 @@ from ..errors import BadRequest, EntityTooLarge, IncompleteBody
 
 log = logging.getLogger("aisfs.http")
 
-RECV_SIZE = 1 << 20
+RECV_SIZE = 1 << 20          # one read from a client at most (the buffer every connection shares)
 SMALL_FILE = 64 * 1024        # bodies up to this size are read and sent with the headers in one write
 SERVER_NAME = "aisfs"
-
-
 SUPPORTED_VERSIONS = ("1.0", "1.1")
+
 
 class FileBody:
     """A byte range of an open file, sent with sendfile; `close` runs when sending ends."""
@@ -330,7 +329,7 @@ class _Conn:
         events = self.parser.events
         if self.expect_continue and not (events and events[0] is _END):
             self.expect_continue = False
-            await self.stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
         while True:
             try:
                 ev = await self._next_event(self.server.limits.body_idle_timeout)
@@ -401,7 +400,7 @@ class _Conn:
                                     ("content-type", "application/json"), ("content-length", str(len(body))),
                                     ("connection", "close")])
         try:
-            await self.stream.send_all(head + body)
+            await self._send(head + body)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
             pass
 
