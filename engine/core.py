@@ -28,6 +28,7 @@ from .listing import ListingOps
 from .mirror import MirrorOps, copy_count
 from .mountpath import Mountpaths, lock_dir
 from .objects import ObjectOps
+from .openfiles import OpenFiles
 from .prefetch import Prefetcher
 from .stats import Stats
 
@@ -61,6 +62,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         self._atimes: dict[tuple[str, str], int] = {}
         self._doomed, self._doomed_recv = trio.open_memory_channel[list[FileRef]](math.inf)
         self.prefetcher = Prefetcher(IndexReader(self.index.path), self._data_path)
+        self.open_files = OpenFiles()
         self.started_ns = time.time_ns()
 
     @classmethod
@@ -119,6 +121,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         return mps, bool(stored) and sorted(stored["mountpaths"]) != sorted(map(str, paths))
 
     def _close(self, *, clean: bool) -> None:
+        self.open_files.close()
         self._reap_leftovers()
         self.prefetcher.close()
         self._flush_atimes()
@@ -170,6 +173,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         if files and with_copies:
             files = files + self.index.pop_copies([fid for _, fid in files])
         if files:
+            self.open_files.drop(files)
             try:
                 self._doomed.send_nowait(files)
             except trio.ClosedResourceError:  # the engine is closing: no reaper any more

@@ -20,6 +20,7 @@ from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplem
 from .index import Index, Row, row_to_meta
 from .jobs import Job
 from .meta import ObjectMeta, make_etag
+from .openfiles import OpenFile, OpenFiles
 from .staged import StagedFile
 from .workfile import WorkFile
 
@@ -33,17 +34,19 @@ Body = AsyncIterable[bytes] | bytes
 class ObjectReader:
     """An open object version: reads see this version even if the key is overwritten meanwhile."""
 
-    def __init__(self, meta: ObjectMeta, fd: int) -> None:
+    def __init__(self, meta: ObjectMeta, file: OpenFile, files: OpenFiles) -> None:
         self.meta = meta
-        self.fd = fd
+        self.fd = file.fd   # shared with other readers of this version: read it with pread/sendfile only
+        self._file = file
+        self._files = files
 
     def pread(self, size: int, offset: int) -> bytes:
         return os.pread(self.fd, size, offset)
 
     def close(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
             self.fd = -1
+            self._files.release(self._file)
 
     def __enter__(self) -> "ObjectReader":
         return self
@@ -264,16 +267,18 @@ class ObjectOps:
         """Open the version's data file on mountpath `mp`: it must be there, the right size, and (when
         validating) the right checksum."""
         try:
-            fd = os.open(self.mountpaths.get(mp).data_path(meta.fid), os.O_RDONLY | os.O_CLOEXEC)
+            file, reused = self.open_files.acquire((mp, meta.fid), self.mountpaths.get(mp).data_path(meta.fid),
+                                                   meta.size)
         except FileNotFoundError:
             raise ObjectCorrupted(f"the data of \"ais://{meta.bucket}/{meta.key}\" is missing from mountpath "
                                   f"#{mp}") from None
-        reader = ObjectReader(meta, fd)
+        reader = ObjectReader(meta, file, self.open_files)
         try:
-            if os.fstat(fd).st_size != meta.size:
+            if not reused and os.fstat(file.fd).st_size != meta.size:
                 raise ObjectCorrupted(f"the data of \"ais://{meta.bucket}/{meta.key}\" on mountpath #{mp} is not "
                                       "the size its metadata says")
-            self.prefetcher.opened(bid, meta.key, fd, meta.size)  # before validation reads it: was it cached?
+            # before validation reads it: was it cached? (a file read moments ago is taken to be)
+            self.prefetcher.opened(bid, meta.key, file.fd, meta.size, cached=reused)
             if validate:
                 await self._validate(reader)
         except BaseException:

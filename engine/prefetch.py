@@ -73,12 +73,13 @@ class Prefetcher:
         self._stat = _CacheStat()  # cachestat's answer, reused: only the event loop calls `opened`
         self._cachestat_args = (ctypes.byref(_CacheRange(0, 0)), ctypes.byref(self._stat), 0)
 
-    def opened(self, bid: str, key: str, fd: int, size: int) -> None:
+    def opened(self, bid: str, key: str, fd: int, size: int, *, cached: bool = False) -> None:
         """From the event loop: never blocks, and drops the hint when the thread is behind. Opens of cached
-        data matter only inside a run, so elsewhere (a hot object read over and over) they wake nothing."""
+        data matter only inside a run, so elsewhere (a hot object read over and over) they wake nothing.
+        `cached`: the caller knows the data is in the page cache, no need to look."""
         if not 0 < size <= MAX_OBJECT or len(self._pending) >= QUEUE:
             return
-        cold = not self._cached(fd, size)
+        cold = not cached and not self._cached(fd, size)
         d = self._dirs.get((bid, key[: key.rfind("/") + 1]))  # the thread's, read only (atomic under the GIL)
         if cold or (d is not None and d.frontier):
             self._pending.append((bid, key, cold))

@@ -150,12 +150,16 @@ def test_without_a_mirror_a_lost_disk_loses_its_objects(tmp_path: Path, disks: l
         srv.stop()
 
 
+@pytest.mark.parametrize("read_first", [False, True], ids=["unread", "read-first"])
 @pytest.mark.parametrize("damage", ["rot", "missing"])
-def test_a_bad_copy_is_served_around_and_rewritten(two_disk_server: Server, damage: str) -> None:
+def test_a_bad_copy_is_served_around_and_rewritten(two_disk_server: Server, damage: str, read_first: bool) -> None:
+    """`read-first`: the data file was read just before it was damaged, so the engine still holds it open."""
     with two_disk_server.client() as c:
         create_bucket(c, "rot", {**MIRRORED, "checksum": {"validate_warm_get": True}})
         body = _body("victim")
         assert c.put(ourl("rot", "victim"), content=body).status_code == 200
+        if read_first:
+            assert c.get(ourl("rot", "victim")).content == body
         bid = bucket_props(c, "rot")["bid"]
         path = data_file(two_disk_server.data_dir, bid, "victim")
         if damage == "rot":   # same size, one byte changed: only the checksum can tell
@@ -167,6 +171,7 @@ def test_a_bad_copy_is_served_around_and_rewritten(two_disk_server: Server, dama
         r = c.get(ourl("rot", "victim"))
         assert r.status_code == 200 and r.content == body
         assert path.read_bytes() == body    # rewritten from the good copy
+        assert c.get(ourl("rot", "victim")).content == body   # from the rewritten file: no second failover
         stats = c.get("/v1/daemon", params={"what": "stats"}).json()["counters"]
         assert stats["mirror.failover.n"] == 1 and stats["mirror.repaired.n"] == 1
 
