@@ -24,6 +24,7 @@ import httpx
 from engine import errors
 from engine.checksum import Hasher, new_hasher
 from engine.errors import AisError
+from engine.http.apc import ENTRY_IS_DIR, LS_NAME_ONLY, LS_NO_RECURSION
 from engine.http.custom_md import format_custom_md, parse_custom_md
 
 from .uri import bucket_uri, object_uri, quote_key, quote_segment
@@ -31,9 +32,6 @@ from .uri import bucket_uri, object_uri, quote_key, quote_segment
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 ENDPOINT_ENV = "AIS_ENDPOINT"
 CHUNK = 1 << 20
-LS_NAME_ONLY = 16          # AIStore's LsNameOnly
-LS_NO_RECURSION = 2048     # AIStore's LsNoRecursion
-ENTRY_IS_DIR = 64          # AIStore's EntryIsDir
 MAX_WAIT_POLL = 10.0       # seconds one `GET /v1/jobs/ID?wait=` may hold the connection
 
 T = TypeVar("T")

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from engine.errors import AisError, ObjectNotFound
-from engine.listing import MAX_PAGE
+from engine.http.apc import ENTRY_IS_DIR
 from engine.http.custom_md import parse_custom_md
+from engine.listing import MAX_PAGE
 
 from . import uri
-from .client import ENTRY_IS_DIR, Client, ObjectInfo, file_checksum, file_chunks
+from .client import Client, ObjectInfo, file_checksum, file_chunks
 from .cmd_bucket import list_buckets
 from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageError, add_command, add_json_flag,
                       add_progress_flags, add_wait_flags, client, human_size, parse_uri, print_json, started_job,

@@ -100,7 +100,7 @@ def test_sync_client_streams_objects(api: Client, bucket: str) -> None:
     assert names == ["chunked", "dir/big", "renamed"]
     assert [e["name"] for e in api.iter_objects(bucket, limit=2)] == ["chunked", "dir/big"]
     page = api.list_objects(bucket, no_recursion=True)
-    assert [(e["name"], e["flags"]) for e in page["entries"]] == [("chunked", 0), ("dir/", 64), ("renamed", 0)]
+    assert [(e["name"], e["flags"]) for e in page["entries"]] == [("chunked", 64), ("dir/", 256), ("renamed", 64)]
     assert api.bucket_summary(bucket)["objects"] == 3
     job = api.wait_job(api.delete_objects(bucket, template="dir/"), timeout=30)
     assert not job["running"] and job["objs"] == 1

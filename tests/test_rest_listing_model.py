@@ -52,4 +52,4 @@ def test_listing_matches_the_model(world: tuple[httpx.Client, list[str]]) -> Non
         got = list_all(c, "model", prefix=prefix, start_after=start_after, pagesize=pagesize,
                        flags="2048" if fold else "0", props="name")
         want = model(keys, prefix, start_after, fold)
-        assert [(e["name"], bool(e.get("flags", 0) & 64)) for e in got] == want, (prefix, start_after, fold, pagesize)
+        assert [(e["name"], bool(e.get("flags", 0) & 256)) for e in got] == want, (prefix, start_after, fold, pagesize)

@@ -256,17 +256,18 @@ def test_key_length_limit(c: httpx.Client) -> None:
 
 
 def test_non_recursive_listing_folds_at_slash(c: httpx.Client) -> None:
-    """flags=2048 folds keys at `/` into directory entries (flags 64, trailing `/`), paging included."""
+    """flags=2048 folds keys at `/` into directory entries (trailing `/`), paging included. Entry flags are
+    AIStore's: 256 (EntryIsDir) for a directory, 64 (EntryIsCached; status LocOK = 0) for an object."""
     create_bucket(c, "fold")
     keys = ["a/b", "a/b/c", "a/b/d/e", "a/x", "dir/", "dir/f", "top", "zz/1", "zz/2", "/lead"]
     for k in keys:
         c.put(ourl("fold", k), content=b"1")
     top = list_all(c, "fold", flags="2048")
-    assert [(e["name"], e["flags"]) for e in top] == [("/", 64), ("a/", 64), ("dir/", 64), ("top", 0), ("zz/", 64)]
+    assert [(e["name"], e["flags"]) for e in top] == [("/", 256), ("a/", 256), ("dir/", 256), ("top", 64), ("zz/", 256)]
     assert [(e["name"], e["flags"]) for e in list_all(c, "fold", flags="2048", pagesize=1)] == \
         [(e["name"], e["flags"]) for e in top]
     sub = list_all(c, "fold", prefix="a/", flags="2048")
-    assert [(e["name"], e["flags"]) for e in sub] == [("a/b", 0), ("a/b/", 64), ("a/x", 0)]
+    assert [(e["name"], e["flags"]) for e in sub] == [("a/b", 64), ("a/b/", 256), ("a/x", 64)]
     assert names(list_all(c, "fold", prefix="a/b/", flags="2048")) == ["a/b/c", "a/b/d/"]
     assert names(list_all(c, "fold", prefix="dir/", flags="2048")) == ["dir/", "dir/f"]
     assert names(list_all(c, "fold", prefix="a/")) == ["a/b", "a/b/c", "a/b/d/e", "a/x"]

@@ -16,10 +16,11 @@ from typing import Any, AsyncIterable, AsyncIterator
 from engine.bprops import ACCESS_PUT, check_access
 from engine.checksum import Cksum
 from engine.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, PreconditionFailed
+from engine.http.apc import ENTRY_IS_DIR
 from engine.meta import ListEntry, ObjectMeta
 from engine.workfile import pwrite_all
 
-from ..client import ENTRY_IS_DIR, AsyncClient, ObjectInfo
+from ..client import AsyncClient, ObjectInfo
 from .backend import Staging
 from .upload import staged_chunks
 

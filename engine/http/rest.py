@@ -20,6 +20,7 @@ from ..listing import MAX_PAGE
 from ..meta import ListEntry, ObjectMeta
 from ..names import check_key
 from ..ranges import parse_range
+from .apc import ENTRY_IS_CACHED, ENTRY_IS_DIR, LS_NAME_ONLY, LS_NO_RECURSION
 from .custom_md import format_custom_md, parse_custom_md
 from .server import FileBody, Request, Response, http_date
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aisfs.rest")
 
-LS_NAME_ONLY = 1 << 4
-LS_NO_RECURSION = 1 << 11
-ENTRY_IS_DIR = 1 << 6
 DEFAULT_PROPS = ("name", "size", "version", "checksum", "atime")
 KNOWN_PROPS = frozenset(DEFAULT_PROPS + ("custom", "etag", "last-modified", "cached", "status", "copies", "location"))
 
@@ -249,7 +247,7 @@ class RestFace:
                 paths = eng.locations(e.meta) if e.meta else []
                 for pf in place:
                     ent += pf(paths)
-            frags.append(ent + ',"flags":0}')
+            frags.append(ent + f',"flags":{ENTRY_IS_CACHED}}}')
         body = (f'{{"uuid":"","continuation_token":{_js(res.token)},"entries":[' + ",".join(frags)
                 + '],"flags":0}')
         return Response(200, [("content-type", "application/json")], body.encode())
