@@ -31,6 +31,7 @@ def test_background_mount_umount_and_remount(tmp_path: Path) -> None:
         r = subprocess.run(m.cmd(), cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         assert is_mounted(m.mnt)  # the command returned only once the mount works
+        assert _source_and_type(m.mnt) == ("ais://bg", "fuse.aisfs")
         m.path("f").write_bytes(b"bg")
         pid = _pid_of_mount(m)
         r = m.umount()
@@ -103,6 +104,17 @@ def test_umount_clears_dead_daemon(tmp_path: Path) -> None:
         cleanup(tmp_path)
 
 
+def _source_and_type(mnt: Path) -> tuple[str, str]:
+    """What `mount` and `df` show for the mount at `mnt`: its source and filesystem type."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == str(mnt.resolve()):
+                fstype, source = line.split(" - ")[1].split()[:2]
+                return source, fstype
+    raise AssertionError(f"{mnt} is not mounted")
+
+
 def _fusectl_mounted() -> bool:
     with open("/proc/self/mountinfo") as f:
         return any(line.split(" - ")[1].startswith("fusectl ") for line in f if " - " in line)
@@ -146,6 +158,7 @@ def test_all_buckets_root(tmp_path: Path) -> None:
     try:
         m.start()
         assert os.listdir(m.mnt) == []
+        assert _source_and_type(m.mnt) == ("ais://", "fuse.aisfs")
         m.path("b1").mkdir()
         m.path("b2").mkdir()
         assert sorted(os.listdir(m.mnt)) == ["b1", "b2"]

@@ -86,8 +86,9 @@ async def open_backend(cfg: MountConfig) -> AsyncIterator[tuple[Backend, Any]]:
 
 
 def _mount_options(cfg: MountConfig) -> set[str]:
-    opts = set(pyfuse3.default_options) | {"fsname=aisfs" + (f":{cfg.bucket}" if cfg.bucket else ""),
-                                           "subtype=aisfs"}
+    # `mount` and `df` show the source as it was given: ais://BUCKET, or ais:// for every bucket (a bare
+    # "aisfs" was shown as a path when the working directory held an entry of that name)
+    opts = set(pyfuse3.default_options) | {f"fsname=ais://{cfg.bucket or ''}", "subtype=aisfs"}
     if cfg.read_only:
         opts.add("ro")
     if cfg.allow_other:
