@@ -315,6 +315,7 @@ def test_ls_prefix_props_limit_and_directories(shared_server: Server, api: Clien
     assert [line.split()[0] for line in folded.stdout.splitlines()] == ["a/", "b/", "c"]
     entry = json.loads(full.stdout)[0]
     assert entry["name"] == "c" and entry["size"] == 5 and entry["checksum"] and entry["version"] == "1"
+    assert entry["copies"] == 1 and entry["location"] == str((shared_server.data_dir / "mpath").resolve())
     assert columns.stdout.splitlines()[0].split() == ["NAME", "CHECKSUM", "VERSION"]
     assert bad.returncode == 2 and "unknown --props colour" in bad.stderr
 
