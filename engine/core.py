@@ -10,6 +10,7 @@ import functools
 import logging
 import math
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -40,6 +41,17 @@ ATIME_FLUSH_SECONDS = 10.0
 
 
 FileRef = tuple[int, str]  # (mountpath id, data file id)
+OPEN_FILES_WANTED = 65536
+
+
+def raise_open_files_limit() -> None:
+    """Connections, kept data files and work files all hold descriptors; the soft limit many systems start
+    with (1024) would refuse connections long before the server is busy. Raised towards the hard limit,
+    as Go programs (AIStore among them) do at start."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 class Engine(ObjectOps, ListingOps, MirrorOps):
@@ -70,6 +82,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
     async def open(cls, data_dir: Path | str, mountpaths: list[Path] | None = None) -> AsyncIterator["Engine"]:
         """Open the store and run its housekeeping (atime write-back, reaper, read-ahead, jobs) until the block
         exits."""
+        raise_open_files_limit()
         eng = cls(Path(data_dir), [Path(p) for p in mountpaths] if mountpaths else None)
         clean = False
         try:

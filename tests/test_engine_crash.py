@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import socket
 import threading
 import time
@@ -194,6 +195,26 @@ def test_dropped_clients_leak_no_descriptors(server: Server) -> None:
     with server.client() as c:
         assert c.get("/v1/health").status_code == 200
         assert c.get(ourl("leak", "up")).status_code == 404
+
+
+def test_server_raises_its_open_files_limit(tmp_path: Path) -> None:
+    """Started under a soft limit of 1024 open files (a common default), the server raises it towards the
+    hard limit, so kept data files and connections do not run out of descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    srv = Server(tmp_path / "data")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, want), hard))
+    try:
+        srv.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        assert srv.proc is not None
+        limits = Path(f"/proc/{srv.proc.pid}/limits").read_text().splitlines()
+        (line,) = [x for x in limits if x.startswith("Max open files")]
+        assert int(line.split()[3]) == want
+    finally:
+        srv.stop()
 
 
 def unlinked_data_files_held(srv: Server) -> list[str]:
