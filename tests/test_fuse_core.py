@@ -252,7 +252,7 @@ def test_xattrs(d: Path) -> None:
 def test_statfs(m: Mount) -> None:
     st = os.statvfs(m.mnt)
     assert st.f_blocks > 0 and 0 < st.f_bavail <= st.f_blocks and st.f_namemax == 255
-    assert "aisfs" in run("df", "-h", str(m.mnt))
+    assert run("df", "-T", str(m.mnt)).splitlines()[1].split()[:2] == ["ais://bkt", "fuse.aisfs"]
 
 
 def test_find_dd_and_cp(d: Path, tmp_path: Path) -> None:
