@@ -173,3 +173,29 @@ def test_a_mount_fsync_syncs_what_its_write_did_not(tmp_path: Path, policy: bool
     finally:
         m.stop()
         cleanup(tmp_path)
+
+
+def test_a_directory_fsync_makes_renames_durable(tmp_path: Path) -> None:
+    """A rename is an index commit; the durable-rename idiom's `fsync` of the directory (and an fsync of
+    any handle, read-only too) syncs the index's WAL before it returns."""
+    m = Mount(tmp_path, "d", "--create-bucket")
+    try:
+        m.start()
+        m.path("f").write_bytes(b"renamed and kept")
+        for step in ("dir", "read-only handle"):
+            tracer = Strace(m.proc.pid, tmp_path / f"strace-{len(step)}.txt")  # type: ignore[union-attr]
+            try:
+                os.rename(m.path("f"), m.path("g"))
+                fd = os.open(m.mnt if step == "dir" else m.path("g"), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            finally:
+                lines = tracer.stop()
+            assert any(re.search(r"f(data)?sync\(\d+<[^>]*index\.db-wal>", ln) for ln in lines), (step, lines)
+            os.rename(m.path("g"), m.path("f"))
+        assert m.path("f").read_bytes() == b"renamed and kept"
+    finally:
+        m.stop()
+        cleanup(tmp_path)

@@ -493,11 +493,20 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
 
     @fuse_op
     async def fsync(self, fh: int, datasync: bool) -> None:
-        """fsync means durable: the content is committed as the object and the index synced."""
+        """fsync means durable: written content is committed as the object, and the index synced (which
+        also makes the file's committed renames and metadata changes durable, on any handle)."""
         h = self.handles[fh]
-        if h.writable and h.state is not None:
-            await h.state.commit(self.b)
-            await self.b.sync(h.state.meta)
+        st = h.state if h.writable else None
+        if st is not None:
+            await st.commit(self.b)
+        await self.b.sync(st.meta if st is not None else None)
+
+    @fuse_op
+    async def fsyncdir(self, fh: int, datasync: bool) -> None:
+        """The durable-rename idiom (write, fsync, rename, fsync the directory): renames, unlinks and new
+        entries are index commits, so syncing the index makes every one made before it durable. Without
+        this handler the kernel answers such an fsync with success and syncs nothing."""
+        await self.b.sync(None)
 
     async def release(self, fh: int) -> None:
         h = self.handles.pop(fh, None)
