@@ -69,6 +69,31 @@ def test_reads_at_any_offset(d: Path) -> None:
     assert (d / "big").read_bytes() == data
 
 
+def test_readers_of_a_file_being_written_write_only_see_every_write(d: Path) -> None:
+    """A file first opened write-only is written past the kernel's page cache (direct_io); a reader or a
+    read-write handle opened meanwhile never sees a stale page, and the result is the writes in order."""
+    w = os.open(d / "f", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(w, b"a" * 8192)
+        r = os.open(d / "f", os.O_RDONLY)
+        rw = os.open(d / "f", os.O_RDWR)
+        try:
+            assert os.pread(r, 8192, 0) == b"a" * 8192
+            os.pwrite(w, b"b" * 100, 4000)
+            assert os.pread(r, 8192, 0) == b"a" * 4000 + b"b" * 100 + b"a" * 4092
+            os.pwrite(rw, b"c", 0)
+            os.write(w, b"d" * 10)   # appends: the write-only handle's position is 8192
+            assert os.pread(r, 9000, 0) == b"c" + b"a" * 3999 + b"b" * 100 + b"a" * 4092 + b"d" * 10
+            assert os.pread(rw, 1, 8201) == b"d"
+        finally:
+            os.close(rw)
+            os.close(r)
+    finally:
+        os.close(w)
+    assert (d / "f").read_bytes() == b"c" + b"a" * 3999 + b"b" * 100 + b"a" * 4092 + b"d" * 10
+    assert (d / "f").stat().st_size == 8202
+
+
 def test_random_write_truncate_append(d: Path) -> None:
     p = d / "f"
     with open(p, "wb") as f:

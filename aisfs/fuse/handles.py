@@ -38,6 +38,9 @@ class WriteState:
         self.streamable = False   # every write so far appended to an initially empty file
         self.upload: Upload | None = None
         self._backend: Backend | None = None
+        # Opened write-only by the first handle: every handle on it bypasses the kernel's page cache
+        # (direct_io), so writes are one copy less and no handle can hold pages these writes make stale.
+        self.direct = False
 
     @classmethod
     async def load(cls, backend: Backend, bucket: str, key: str, meta: ObjectMeta | None, *,

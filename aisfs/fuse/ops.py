@@ -44,6 +44,13 @@ def _ident(meta: ObjectMeta) -> tuple[object, ...]:
     return meta.version, meta.etag, meta.size, meta.mtime_ns
 
 
+def _write_only(flags: int) -> bool:
+    """A file opened write-only first (`cp`, `dd`, `tar x`, a shell's `>`) is written with direct_io: the
+    kernel hands the writer's pages straight to the daemon instead of first copying them into the mount's
+    page cache, which made sequential writes three times slower (a copy and a page allocation per page)."""
+    return flags & os.O_ACCMODE == os.O_WRONLY
+
+
 @dataclass(slots=True)
 class DirHandle:
     """An open directory: a paged pass over it (`window` holds offsets base..), or a whole cached listing."""
@@ -415,7 +422,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 if st is not None:  # being written: read what the writer sees
                     st.refs += 1
                     self.handles[fh] = Handle(inode, state=st)
-                    return pyfuse3.FileInfo(fh=fh, keep_cache=False)
+                    return pyfuse3.FileInfo(fh=fh, keep_cache=False, direct_io=st.direct)
                 reader = await self.b.open_read(node.bucket, node.key)
                 ident = _ident(reader.meta)
                 keep = self.seen.get(inode) == ident
@@ -428,6 +435,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 meta = await self.b.head(node.bucket, node.key)
                 st = await WriteState.load(self.b, node.bucket, node.key, meta, truncate=bool(flags & os.O_TRUNC))
                 st.nursery = self.nursery
+                st.direct = _write_only(flags)
                 self.states[inode] = st
             elif flags & os.O_TRUNC:
                 await st.resize(0)
@@ -435,7 +443,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             fh = self._fh()
             self.handles[fh] = Handle(inode, state=st, writable=True)
             self.seen.pop(inode, None)
-            return pyfuse3.FileInfo(fh=fh, keep_cache=False)
+            return pyfuse3.FileInfo(fh=fh, keep_cache=False, direct_io=st.direct)
 
     @fuse_op
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
@@ -456,6 +464,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
                 st = await WriteState.load(self.b, bucket, key, None, truncate=True)
                 st.custom[MODE] = f"{stat.S_IMODE(mode):o}"
                 st.nursery = self.nursery
+                st.direct = _write_only(flags)
                 self.states[node.ino] = st
             elif flags & os.O_TRUNC:
                 await st.resize(0)
@@ -464,7 +473,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             self.handles[fh] = Handle(node.ino, state=st, writable=True)
         node.lookups += 1
         self.seen.pop(node.ino, None)
-        return pyfuse3.FileInfo(fh=fh, keep_cache=False), self._attr_of(node, "file", None)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=False, direct_io=st.direct), self._attr_of(node, "file", None)
 
     @fuse_op
     async def read(self, fh: int, off: int, size: int) -> bytes:
