@@ -305,15 +305,26 @@ def fmt(v: float | None, unit: str) -> str:
     return f"{v:,.0f} {unit}"
 
 
+def alternating(runs: int, name: str, unit: str, one: Callable[[str, int], float | None]) -> dict[str, float | None]:
+    """`one(stack, run)` for each stack in turn, `runs` rounds, and each stack's median: the virtual disk's
+    speed moves 2-5x within minutes, so no stack may get a quieter (or the first, slowest) moment alone."""
+    got: dict[str, list[float | None]] = {s: [] for s in STACKS}
+    for r in range(runs):
+        for s in STACKS:
+            got[s].append(one(s, r))
+        log("%s run %d: %s" % (name, r + 1, ", ".join(f"{s} {fmt(got[s][-1], unit)}" for s in STACKS)))
+    return {s: med(v) for s, v in got.items()}
+
+
 def seqread(b: Bench, runs: int) -> list[Row]:
     n = b.sz.big
-    dd: dict[str, list[float | None]] = {s: [] for s in STACKS}
-    for r in range(runs):
-        for s in STACKS:  # alternate stacks within each round, so no stack gets a quieter moment
-            drop_caches()
-            el, _ = b.run_timed(["dd", f"if={b.root[s]}/big/big.bin", "of=/dev/null", "bs=1M", "status=none"], s)
-            dd[s].append(gbps(n, el))
-        log("seqread dd run %d: %s" % (r + 1, ", ".join(f"{s} {fmt(dd[s][-1], 'GB/s')}" for s in STACKS)))
+
+    def dd_read(s: str, _run: int) -> float | None:
+        drop_caches()
+        el, _ = b.run_timed(["dd", f"if={b.root[s]}/big/big.bin", "of=/dev/null", "bs=1M", "status=none"], s)
+        return gbps(n, el)
+
+    dd = alternating(runs, "seqread dd", "GB/s", dd_read)
     fio: dict[str, float | None] = {}
     for s in STACKS:
         drop_caches()
@@ -324,8 +335,7 @@ def seqread(b: Bench, runs: int) -> list[Row]:
         log(f"seqread fio: {s} {fmt(fio[s], 'GB/s')}")
     rows = []
     label = f"{n >> 20} MiB" if n < GIB else f"{n // GIB} GiB"
-    for name, figs in ((f"sequential read {label}, dd bs=1M (median of {runs})",
-                        {s: med(v) for s, v in dd.items()}),
+    for name, figs in ((f"sequential read {label}, dd bs=1M (median of {runs})", dd),
                        (f"sequential read {label}, fio psync bs=1M", fio)):
         a = figs["aisfs"]
         ok = a is not None and a >= 1.0 and all(
@@ -424,17 +434,14 @@ def find(b: Bench, runs: int) -> list[Row]:
 
 def create(b: Bench, runs: int) -> list[Row]:
     n = b.sz.creates
-    got: dict[str, list[float | None]] = {s: [] for s in STACKS}
-    for r in range(runs):
-        # Stacks alternating, median of the runs: the virtual disk's sync latency moves 2-5x within
-        # minutes, and whichever stack went first (just after the population) took the slow start alone.
-        for s in STACKS:
-            drop_caches()
-            # One directory per stack and run: the three mounts show the same bucket.
-            el, _ = b.run_timed([PY, "-c", CREATE_FILES, str(b.root[s] / f"create-{s}-{r}"), str(n)], s)
-            got[s].append(rate(n, el))
-        log("create run %d: %s" % (r + 1, ", ".join(f"{s} {fmt(got[s][-1], 'files/s')}" for s in STACKS)))
-    figs = {s: med(v) for s, v in got.items()}
+
+    def create_files(s: str, r: int) -> float | None:
+        drop_caches()
+        # One directory per stack and run: the three mounts show the same bucket.
+        el, _ = b.run_timed([PY, "-c", CREATE_FILES, str(b.root[s] / f"create-{s}-{r}"), str(n)], s)
+        return rate(n, el)
+
+    figs = alternating(runs, "create", "files/s", create_files)
     a = figs["aisfs"]
     return [Row(f"create + write 64 KiB + close, {n:,} files, 1 thread (median of {runs})", figs, "files/s",
                 ">= 300 files/s",
@@ -444,21 +451,20 @@ def create(b: Bench, runs: int) -> list[Row]:
 
 def seqwrite(b: Bench, runs: int) -> list[Row]:
     n = b.sz.big
-    dd: dict[str, list[float | None]] = {s: [] for s in STACKS}
     # The source is read from page cache, so only the write side is measured.
     subprocess.run(["dd", f"of={b.src}", "if=/dev/urandom", "bs=1M", f"count={n >> 20}", "status=none"], check=True)
     subprocess.run(["cat", str(b.src)], stdout=subprocess.DEVNULL, check=True)
-    for r in range(runs):
-        for s in STACKS:  # alternating, as the reads: a burst of writeback hits every stack alike
-            target = b.root[s] / "big" / f"written-{s}.bin"
-            target.unlink(missing_ok=True)
-            subprocess.run(["sync"], check=True)
-            # The mounts fsync (aisfs) or upload (s3fs, rclone) at close; the disk reference fsyncs too.
-            extra = ["conv=fsync"] if s == "local" else []
-            el, _ = b.run_timed(["dd", f"if={b.src}", f"of={target}", "bs=1M", "status=none", *extra], s)
-            dd[s].append(gbps(n, el))
-        log("seqwrite run %d: %s" % (r + 1, ", ".join(f"{s} {fmt(dd[s][-1], 'GB/s')}" for s in STACKS)))
-    figs = {s: med(v) for s, v in dd.items()}
+
+    def dd_write(s: str, _run: int) -> float | None:
+        target = b.root[s] / "big" / f"written-{s}.bin"
+        target.unlink(missing_ok=True)
+        subprocess.run(["sync"], check=True)
+        # The mounts fsync (aisfs) or upload (s3fs, rclone) at close; the disk reference fsyncs too.
+        extra = ["conv=fsync"] if s == "local" else []
+        el, _ = b.run_timed(["dd", f"if={b.src}", f"of={target}", "bs=1M", "status=none", *extra], s)
+        return gbps(n, el)
+
+    figs = alternating(runs, "seqwrite", "GB/s", dd_write)
     subprocess.run(["sync"], check=True)
     el, _ = b.run_timed(["dd", f"if={b.src}", f"of={b.root['local']}/big/written-nofsync.bin", "bs=1M",
                          "status=none"], "local")
