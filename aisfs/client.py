@@ -24,7 +24,7 @@ import httpx
 from engine import errors
 from engine.checksum import Hasher, new_hasher
 from engine.errors import AisError
-from engine.http.apc import ENTRY_IS_DIR, LS_NAME_ONLY, LS_NO_RECURSION
+from engine.http.apc import LS_NAME_ONLY, LS_NO_RECURSION
 from engine.http.custom_md import format_custom_md, parse_custom_md
 
 from .uri import bucket_uri, object_uri, quote_key, quote_segment

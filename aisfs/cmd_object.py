@@ -25,7 +25,8 @@ from .cmdutil import (PROGRESS_MIN_BYTES, PROGRESS_MIN_FILES, Progress, UsageErr
                       table, warn)
 
 DEFAULT_WORKERS = 4
-ALL_PROPS = "name,size,version,checksum,atime,copies,custom,location"  # AIStore's "all", less what is always the same here
+# AIStore's "all", less cached, status and ec (the same for every object here)
+ALL_PROPS = "name,size,version,checksum,atime,copies,custom,location"
 COLUMNS = {"name": "NAME", "size": "SIZE", "version": "VERSION", "checksum": "CHECKSUM", "atime": "ATIME",
            "custom": "CUSTOM", "etag": "ETAG", "last-modified": "LAST-MODIFIED", "copies": "COPIES",
            "location": "LOCATION"}

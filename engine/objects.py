@@ -14,7 +14,7 @@ import trio
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
-from .durable import fsync_path
+from .durable import fsync_dirs, fsync_path
 from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplementedYet, ObjectCorrupted,
                      ObjectNotFound, OutOfSpace, PreconditionFailed)
 from .index import Index, Row, row_to_meta
@@ -453,5 +453,5 @@ def _sync_placed(paths: list[str], index: Index) -> None:
     alone (fully fsynced: it then also covers renames no one synced)."""
     for path in paths:
         fsync_path(path)
-        fsync_path(os.path.dirname(path))
+    fsync_dirs(paths)
     index.sync(data_only=bool(paths))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import operator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
