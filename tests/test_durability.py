@@ -21,6 +21,7 @@ from support import Server, stop_process
 TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg,pwrite64"
 DATA_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>"   # a data file in place
 DIR_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>"                 # the directory holding it
+WAL_SYNC = r"f(data)?sync\(\d+<[^>]*index\.db-wal>"                            # the index's rows
 ANSWER = r'(sendto|write|sendmsg)\(\d+<socket:[^>]*>, "HTTP/1\.1 200'  # the response leaving the server
 
 
@@ -168,7 +169,7 @@ def test_a_mount_fsync_syncs_what_its_write_did_not(tmp_path: Path, policy: bool
         data_syncs = [ln for ln in lines if re.search(DATA_FSYNC, ln)]
         assert len(data_syncs) == 1, lines   # once: at the commit (policy) or by the fsync (no policy)
         assert any(re.search(DIR_FSYNC, ln) for ln in lines), lines
-        assert any(re.search(r"f(data)?sync\(\d+<[^>]*index\.db-wal>", ln) for ln in lines), lines
+        assert any(re.search(WAL_SYNC, ln) for ln in lines), lines
         assert m.path("f").read_bytes() == b"must survive" * 1000
     finally:
         m.stop()
@@ -183,7 +184,8 @@ def test_a_directory_fsync_makes_renames_durable(tmp_path: Path) -> None:
         m.start()
         m.path("f").write_bytes(b"renamed and kept")
         for step in ("dir", "read-only handle"):
-            tracer = Strace(m.proc.pid, tmp_path / f"strace-{len(step)}.txt")  # type: ignore[union-attr]
+            trace = tmp_path / f"strace-{step.replace(' ', '-')}.txt"
+            tracer = Strace(m.proc.pid, trace)  # type: ignore[union-attr]
             try:
                 os.rename(m.path("f"), m.path("g"))
                 fd = os.open(m.mnt if step == "dir" else m.path("g"), os.O_RDONLY)
@@ -193,7 +195,7 @@ def test_a_directory_fsync_makes_renames_durable(tmp_path: Path) -> None:
                     os.close(fd)
             finally:
                 lines = tracer.stop()
-            assert any(re.search(r"f(data)?sync\(\d+<[^>]*index\.db-wal>", ln) for ln in lines), (step, lines)
+            assert any(re.search(WAL_SYNC, ln) for ln in lines), (step, lines)
             os.rename(m.path("g"), m.path("f"))
         assert m.path("f").read_bytes() == b"renamed and kept"
     finally:
