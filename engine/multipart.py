@@ -134,7 +134,7 @@ async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
                (upload_id, number, wf.mp.id, fid, wf.size, md5, now, checksum))
     if old:
         eng._unlink_files([tuple(old)])
-    await eng._durable()
+    await eng.make_durable()
     return Part(number, wf.size, md5, now, checksum, algo if checksum else "")
 
 
@@ -339,7 +339,7 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
         for fd in fds:
             os.close(fd)
     _drop(eng, [c.upload_id])
-    await eng._durable()
+    await eng.make_durable()
 
 
 async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:

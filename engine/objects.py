@@ -151,7 +151,7 @@ class ObjectOps:
         except BaseException:
             wf.abort()
             raise
-        await self._durable()
+        await self.make_durable()
         return meta
 
     def new_staged(self: "Engine", bucket: str, key: str) -> StagedFile:
@@ -180,7 +180,7 @@ class ObjectOps:
             if not staged.sealed:   # back to its handle's work file, to retry or let go
                 staged.unplace()
             raise
-        await self._durable()
+        await self.make_durable()
         meta.durable = self.config.doc["write_policy"]["fsync"]   # a later fsync(2) then needs only the WAL
         return meta
 
@@ -190,9 +190,11 @@ class ObjectOps:
         await self._mirror(props, bid, key, wf)
         await wf.place(fsync=self.config.doc["write_policy"]["fsync"])
 
-    async def _durable(self: "Engine") -> None:
-        """Under `write_policy.fsync` a write is acknowledged only once a power loss cannot take it back:
-        its files and their directories were synced when placed, so its row (the WAL) is what is left."""
+    async def make_durable(self: "Engine") -> None:
+        """Under `write_policy.fsync` a change is acknowledged only once a power loss cannot take it back:
+        a write's files and their directories were synced when placed, so its row (the WAL) is what is
+        left; a delete, rename or metadata change is only rows. The mount passes `durable=False` to the
+        calls that take it: POSIX makes those durable at fsync(2) of the file or directory instead."""
         if self.config.doc["write_policy"]["fsync"]:
             await trio.to_thread.run_sync(functools.partial(self.index.sync, data_only=True))
 
@@ -315,7 +317,7 @@ class ObjectOps:
             return await trio.to_thread.run_sync(r.pread, max(0, n), offset)
 
     # DELETE / rename / copy -------------------------------------------------------------------------
-    async def delete_object(self: "Engine", bucket: str, key: str) -> ObjectMeta:
+    async def delete_object(self: "Engine", bucket: str, key: str, *, durable: bool = True) -> ObjectMeta:
         _, bid = self._bucket(bucket, ACCESS_DELETE)
         old = self.index.delete(bid, key)
         if old is None:
@@ -323,9 +325,11 @@ class ObjectOps:
         self._atimes.pop((bid, key), None)
         self._unlink_files([(old[1], old[2])])
         self.stats.add("del.n")
+        if durable:
+            await self.make_durable()
         return row_to_meta(bucket, old)
 
-    async def rename_object(self: "Engine", bucket: str, src: str, dst: str) -> ObjectMeta:
+    async def rename_object(self: "Engine", bucket: str, src: str, dst: str, *, durable: bool = True) -> ObjectMeta:
         """Atomically move `src` to `dst` within a bucket, replacing `dst` if it exists."""
         _, bid = self._bucket(bucket, ACCESS_PUT | ACCESS_DELETE)
         names.check_key(dst)
@@ -340,9 +344,11 @@ class ObjectOps:
         with contextlib.suppress(OSError):
             os.setxattr(self.mountpaths.get(meta.mp).data_path(meta.fid), "user.ais.lom", _lom(bid, meta))
         self.stats.add("ren.n")
+        if durable:
+            await self.make_durable()
         return meta
 
-    async def rename_prefix(self: "Engine", bucket: str, src: str, dst: str) -> int:
+    async def rename_prefix(self: "Engine", bucket: str, src: str, dst: str, *, durable: bool = True) -> int:
         """Move a whole "directory" in one transaction, so no reader ever sees half of it."""
         _, bid = self._bucket(bucket, ACCESS_PUT | ACCESS_DELETE)
         if not src or not dst or src.startswith(dst) or dst.startswith(src):
@@ -354,6 +360,8 @@ class ObjectOps:
             raise KeyTooLong(f"moving {src!r} to {dst!r} would make a key longer than {names.MAX_KEY_BYTES} bytes")
         n = self.index.rename_prefix(bid, src, dst)
         self._atimes = {k: v for k, v in self._atimes.items() if not (k[0] == bid and k[1].startswith(src))}
+        if durable:
+            await self.make_durable()
         return n
 
     async def copy_object(self: "Engine", src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, *,
@@ -393,11 +401,12 @@ class ObjectOps:
         except BaseException:
             wf.abort()
             raise
-        await self._durable()
+        await self.make_durable()
         return meta
 
     async def update_object_meta(self: "Engine", bucket: str, key: str, *, custom: dict[str, str] | None = None,
-                                 headers: dict[str, str] | None = None, content_type: str | None = None) -> ObjectMeta:
+                                 headers: dict[str, str] | None = None, content_type: str | None = None,
+                                 durable: bool = True) -> ObjectMeta:
         """Replace user metadata in place (no data rewrite): xattrs, chmod/chown/utimes from the mount."""
         _, bid = self._bucket(bucket, ACCESS_PUT)
         meta = self._row(bucket, bid, key)
@@ -408,6 +417,8 @@ class ObjectOps:
         if content_type is not None:
             meta.content_type = content_type
         self.index.update_meta(bid, key, meta)
+        if durable:
+            await self.make_durable()
         return meta
 
     # multi-object ------------------------------------------------------------------------------------
@@ -444,6 +455,7 @@ class ObjectOps:
                 if i % 64 == 63:
                     await trio.sleep(0)
             self.stats.add("del.n", job.objs)
+            await self.make_durable()   # a finished job's deletes are durable
 
         return self.jobs.start(job, work)
 

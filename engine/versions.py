@@ -202,8 +202,16 @@ async def copy(eng: "Engine", src_bucket: str, src_key: str, vid: str, dst_bucke
 
 
 # deletes -----------------------------------------------------------------------------------------
-async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted:
-    """S3 DELETE: a delete marker (versioning on), one version (`vid`), or the object; missing is fine."""
+async def delete(eng: "Engine", bucket: str, key: str, vid: str = "", *, durable: bool = True) -> Deleted:
+    """S3 DELETE: a delete marker (versioning on), one version (`vid`), or the object; missing is fine.
+    Durable when it returns, unless `durable` is False (a batch that makes it durable once at its end)."""
+    deleted = await _delete(eng, bucket, key, vid)
+    if durable:
+        await eng.make_durable()
+    return deleted
+
+
+async def _delete(eng: "Engine", bucket: str, key: str, vid: str) -> Deleted:
     props, bid = eng._bucket(bucket, ACCESS_DELETE)
     st = status(props)
     cur = eng.index.get(bid, key)
@@ -219,7 +227,7 @@ async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted
         return Deleted(bool(found and found[1]), vid)
     if not st:
         try:
-            await eng.delete_object(bucket, key)
+            await eng.delete_object(bucket, key, durable=False)
         except ObjectNotFound:
             pass
         return Deleted()

@@ -153,17 +153,19 @@ class EmbeddedBackend:
         assert isinstance(staging, StagedFile)
         return await self.engine.put_staged(bucket, key, staging, custom=custom)
 
+    # Namespace changes are durable at fsync(2) of the file or its directory (`sync`), as POSIX has it,
+    # not each on its own: `rm -r` and `mv` of many files wait for no disk flush per file.
     async def delete(self, bucket: str, key: str) -> None:
-        await self.engine.delete_object(bucket, key)
+        await self.engine.delete_object(bucket, key, durable=False)
 
     async def rename(self, bucket: str, src: str, dst: str) -> None:
-        await self.engine.rename_object(bucket, src, dst)
+        await self.engine.rename_object(bucket, src, dst, durable=False)
 
     async def rename_prefix(self, bucket: str, src: str, dst: str) -> None:
-        await self.engine.rename_prefix(bucket, src, dst)
+        await self.engine.rename_prefix(bucket, src, dst, durable=False)
 
     async def update_meta(self, bucket: str, key: str, custom: dict[str, str]) -> ObjectMeta:
-        return await self.engine.update_object_meta(bucket, key, custom=custom)
+        return await self.engine.update_object_meta(bucket, key, custom=custom, durable=False)
 
     async def check_writable(self, bucket: str) -> None:
         """AccessDenied now (at open/create) rather than at close, for a bucket that takes no PUTs."""

@@ -234,4 +234,5 @@ class RemoteBackend:
             check_access(props, ACCESS_PUT, bucket)
 
     async def sync(self, meta: ObjectMeta | None) -> None:
-        """Nothing to do here: the server fsyncs each object before acknowledging its PUT (write_policy.fsync)."""
+        """Nothing to do here: under write_policy.fsync the server acknowledges a PUT, delete, rename or
+        metadata change only once it is durable."""

@@ -120,7 +120,7 @@ async def delete_objects(eng: "Engine", ctx: Ctx) -> Response:
         key, vid = xml.text(o, "Key"), xml.text(o, "VersionId")
         vid_xml = el("VersionId", vid) if vid else ""
         try:
-            res = await versions.delete(eng, ctx.bucket, key, vid)
+            res = await versions.delete(eng, ctx.bucket, key, vid, durable=False)
             if not quiet:
                 extra = ""
                 if res.marker:
@@ -130,6 +130,7 @@ async def delete_objects(eng: "Engine", ctx: Ctx) -> Response:
             from .face import S3_CODES
             out.append(f"<Error>{el('Key', key)}{vid_xml}{el('Code', S3_CODES.get(e.code, e.code))}"
                        f"{el('Message', e.message)}</Error>")
+    await eng.make_durable()   # once for the whole batch
     return xml_response("DeleteResult", out)
 
 
