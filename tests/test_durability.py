@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -18,37 +17,14 @@ import pytest
 
 from fuse_support import Mount, cleanup, with_engine
 from restkit import act, create_bucket
-from support import Server, stop_process
+from strace_support import Strace
+from support import Server
 
 TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg,pwrite64"
 DATA_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>"   # a data file in place
 DIR_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>"                 # the directory holding it
 WAL_SYNC = r"f(data)?sync\(\d+<[^>]*index\.db-wal>"                            # the index's rows
 ANSWER = r'(sendto|write|sendmsg)\(\d+<socket:[^>]*>, "HTTP/1\.1 20[04]'  # the response leaving the server
-
-
-class Strace:
-    """strace attached to every thread of a running server, stopped by its PID."""
-
-    def __init__(self, pid: int, out: Path) -> None:
-        self.out = out
-        self.proc = subprocess.Popen(["strace", "-f", "-y", "-s", "32", "-e", f"trace={TRACED}", "-o", str(out),
-                                      "-p", str(pid)], stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        assert self.proc.stderr is not None
-        while time.monotonic() < deadline:  # strace says when it has attached to each thread
-            line = self.proc.stderr.readline()
-            if "attached" in line:
-                time.sleep(0.3)  # the remaining threads
-                return
-            if not line and self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError("strace did not attach")
-
-    def stop(self) -> list[str]:
-        stop_process(self.proc, signal.SIGINT, 10)  # SIGINT: strace detaches and flushes its output
-        return self.out.read_text(errors="replace").splitlines() if self.out.exists() else []
 
 
 def first(lines: list[str], pattern: str, after: int = -1) -> int:
@@ -74,7 +50,7 @@ def traced(server: Server, tmp_path: Path, name: str, request: Callable[[httpx.C
     """One request under strace, answered 200 or 204; tracing goes on until the `replaced` data file is
     removed."""
     with server.client() as c:
-        tracer = Strace(server.proc.pid, tmp_path / f"strace-{name}.txt")  # type: ignore[union-attr]
+        tracer = Strace(server.proc.pid, tmp_path / f"strace-{name}.txt", TRACED)  # type: ignore[union-attr]
         try:
             r = request(c)
             assert r.status_code in (200, 204), r.text
@@ -194,7 +170,7 @@ def test_a_mount_fsync_syncs_what_its_write_did_not(tmp_path: Path, policy: bool
     m = Mount(tmp_path, "m")
     try:
         m.start()
-        tracer = Strace(m.proc.pid, tmp_path / "strace-mount.txt")  # type: ignore[union-attr]
+        tracer = Strace(m.proc.pid, tmp_path / "strace-mount.txt", TRACED)  # type: ignore[union-attr]
         try:
             fd = os.open(m.path("f"), os.O_CREAT | os.O_WRONLY)
             try:
@@ -222,7 +198,7 @@ def test_a_directory_fsync_makes_renames_durable(tmp_path: Path) -> None:
     try:
         m.start()
         m.path("f").write_bytes(b"renamed and kept")
-        tracer = Strace(m.proc.pid, tmp_path / "strace-rename.txt")  # type: ignore[union-attr]
+        tracer = Strace(m.proc.pid, tmp_path / "strace-rename.txt", TRACED)  # type: ignore[union-attr]
         try:
             os.rename(m.path("f"), m.path("e"))
         finally:
@@ -231,7 +207,7 @@ def test_a_directory_fsync_makes_renames_durable(tmp_path: Path) -> None:
         os.rename(m.path("e"), m.path("f"))
         for step in ("dir", "read-only handle"):
             trace = tmp_path / f"strace-{step.replace(' ', '-')}.txt"
-            tracer = Strace(m.proc.pid, trace)  # type: ignore[union-attr]
+            tracer = Strace(m.proc.pid, trace, TRACED)  # type: ignore[union-attr]
             try:
                 os.rename(m.path("f"), m.path("g"))
                 fd = os.open(m.mnt if step == "dir" else m.path("g"), os.O_RDONLY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from fuse_support import Mount, cleanup, is_mounted, with_engine
+from strace_support import Strace
 from aisfs.fuse.daemon import pid_file
 from support import ROOT, aisfs_cmd
 
@@ -217,6 +219,38 @@ def test_read_only_and_ml_preset(tmp_path: Path) -> None:
             finally:
                 m.stop()
     finally:
+        cleanup(tmp_path)
+
+
+FUSE_FLUSH = 25   # the FLUSH opcode (linux/fuse.h)
+
+
+def test_a_read_only_mount_waits_for_no_flush_at_close(tmp_path: Path) -> None:
+    """Closing a file on a read-only mount costs no round trip to the daemon after the first one (which
+    tells the kernel that no close needs it); every read and close still succeeds."""
+    async def seed(engine: Any) -> None:
+        await engine.create_bucket("ro")
+        for i in range(5):
+            await engine.put_object("ro", f"f{i}", b"data %d" % i)
+
+    with_engine(tmp_path / "data", seed)
+    m = Mount(tmp_path, "ro", "--read-only")
+    try:
+        m.start()
+        tracer = Strace(m.proc.pid, tmp_path / "strace.txt", "read", "-xx")  # type: ignore[union-attr]
+        try:
+            for i in range(5):
+                assert m.path(f"f{i}").read_bytes() == b"data %d" % i
+        finally:
+            lines = tracer.stop()
+        dev = "".join(f"\\x{b:02x}" for b in b"/dev/fuse")   # -xx escapes the path too
+        rx = re.compile(r"read\(\d+<" + re.escape(dev) + r'>, "((?:\\x[0-9a-f]{2}){8})')
+        requests = [bytes.fromhex(mt.group(1).replace("\\x", "")) for ln in lines if (mt := rx.search(ln))]
+        opcodes = [int.from_bytes(r[4:8], "little") for r in requests]
+        assert opcodes, lines
+        assert opcodes.count(FUSE_FLUSH) <= 1, opcodes
+    finally:
+        m.stop()
         cleanup(tmp_path)
 
 

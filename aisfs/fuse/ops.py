@@ -492,7 +492,13 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
 
     @fuse_op
     async def flush(self, fh: int) -> None:
-        """close(2): the object appears now, and a failed upload is this close's error."""
+        """close(2): the object appears now, and a failed upload is this close's error.
+
+        A read-only mount has nothing to do at close, so it answers the first FLUSH with ENOSYS: the kernel
+        then takes every later close as done without asking (each FLUSH is a round trip that the closing
+        process waits for; small-file reads ran ~35% faster without it)."""
+        if self.read_only:
+            raise fail(errno.ENOSYS)
         h = self.handles[fh]
         st = h.state
         if h.writable and st is not None:
