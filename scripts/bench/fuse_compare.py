@@ -11,7 +11,9 @@ populated in-process before mounting; plain copies of the same files on the same
 `--serve 127.0.0.1:PORT`, and s3fs and rclone mount the same bucket through that S3 endpoint
 (anonymous: no keys configured, loopback), so all three read the very same data files.
 
-Workloads (W): seqread, smallread, ls, find, create, seqwrite, memory. Each figure is printed
+Workloads (W): seqread, smallread, ls, find, create, seqwrite, memory (smallread runs twice: on the
+read-write mounts, then with all three remounted read-only, as a training job mounts its dataset). Each
+figure is printed
 beside its references with their ratio and the target's PASS/FAIL; a markdown table comes last,
 and tab-separated lines go to $BENCH_RESULTS when set (run_all.sh's table). Every process is
 started by this script and stopped by PID, every mount is unmounted, and the temp dir is removed,
@@ -201,17 +203,20 @@ class Bench:
         except OSError:
             return False
 
-    def start(self) -> None:
+    def start(self, read_only: bool = False) -> None:
+        """The three mounts, read-write, or `read_only` as a training job mounts its dataset (aisfs
+        --read-only, s3fs -o ro, rclone --read-only); the S3 endpoint beside aisfs stays writable."""
         for s in MOUNTS:
-            self.root[s].mkdir(parents=True)
+            self.root[s].mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self._spawn("aisfs", [PY, "-m", "aisfs", "mount", str(self.root["aisfs"]), BUCKET, "--data-dir",
-                              str(self.data), "--serve", f"127.0.0.1:{self.port}", "--foreground"])
+                              str(self.data), "--serve", f"127.0.0.1:{self.port}", "--foreground",
+                              *(["--read-only"] if read_only else [])])
         self._wait_mounted("aisfs", self._s3_up)
         url = f"http://127.0.0.1:{self.port}"
         # s3fs defaults otherwise (no local data cache: use_cache off); anonymous, path-style.
         self._spawn("s3fs", ["s3fs", BUCKET, str(self.root["s3fs"]), "-f", "-o",
-                             f"use_path_request_style,url={url},endpoint=us-east-1,public_bucket=1"])
+                             f"use_path_request_style,url={url},endpoint=us-east-1,public_bucket=1" + (",ro" if read_only else "")])
         conf = self.work / "rclone.conf"
         conf.write_text(f"[aisfs]\ntype = s3\nprovider = Other\nendpoint = {url}\nforce_path_style = true\n"
                         "region = us-east-1\nenv_auth = false\n")
@@ -219,10 +224,11 @@ class Bench:
         # --vfs-cache-mode off: reads and writes stream to and from S3, and close returns once the upload
         # is done, as with aisfs and s3fs ("writes"/"full" would let close return before the upload).
         self._spawn("rclone", ["rclone", "mount", f"aisfs:{BUCKET}", str(self.root["rclone"]), "--config", str(conf),
-                               "--vfs-cache-mode", "off", "--cache-dir", str(self.work / "rclone-cache")], env)
+                               "--vfs-cache-mode", "off", "--cache-dir", str(self.work / "rclone-cache"),
+                               *(["--read-only"] if read_only else [])], env)
         self._wait_mounted("s3fs")
         self._wait_mounted("rclone")
-        log(f"mounted: aisfs (pid {self.procs['aisfs'].pid}, S3 on port {self.port}), "
+        log(f"mounted{' read-only' if read_only else ''}: aisfs (pid {self.procs['aisfs'].pid}, S3 on port {self.port}), "
             f"s3fs (pid {self.procs['s3fs'].pid}), rclone (pid {self.procs['rclone'].pid})")
 
     def stop(self) -> None:
@@ -382,6 +388,20 @@ print(n)
 
 
 def smallread(b: Bench, runs: int) -> list[Row]:
+    """On the read-write mounts, then on all three remounted read-only (how a training job mounts its
+    dataset: aisfs's `--preset ml` is read-only too); the target is judged on each."""
+    rows = [_smallread(b, "")]
+    b.stop()
+    b.start(read_only=True)
+    try:
+        rows.append(_smallread(b, ", read-only mounts"))
+    finally:
+        b.stop()
+        b.start()
+    return rows
+
+
+def _smallread(b: Bench, label: str) -> Row:
     n = b.sz.small
     figs: dict[str, float | None] = {}
     for s in STACKS:
@@ -393,11 +413,11 @@ def smallread(b: Bench, runs: int) -> list[Row]:
             log(f"{s}: read {out.strip()} bytes, want {n * (128 << 10)}")
             el = None
         figs[s] = rate(n, el)
-        log(f"smallread: {s} {fmt(figs[s], 'files/s')}")
+        log(f"smallread{label}: {s} {fmt(figs[s], 'files/s')}")
     a = figs["aisfs"]
     ok = a is not None and a >= 2000 and (figs["s3fs"] is None or a >= 3 * figs["s3fs"])
-    return [Row(f"read {n:,} files of 128 KiB, 4 threads", figs, "files/s", ">= 2,000 files/s, >= 3x s3fs",
-                verdict(ok))]
+    return Row(f"read {n:,} files of 128 KiB, 4 threads{label}", figs, "files/s", ">= 2,000 files/s, >= 3x s3fs",
+               verdict(ok))
 
 
 def listing(b: Bench, runs: int) -> list[Row]:
