@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
-
 import pytest
 
 from fuse_support import Mount, cleanup, with_engine
@@ -23,7 +22,8 @@ from support import Server
 TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg,pwrite64"
 DATA_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>"   # a data file in place
 DIR_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}>"                 # the directory holding it
-WAL_SYNC = r"f(data)?sync\(\d+<[^>]*index\.db-wal>"                            # the index's rows
+WAL_WRITE = r"pwrite64\(\d+<[^>]*index\.db-wal>"                               # the index's rows, written
+WAL_SYNC = r"f(data)?sync\(\d+<[^>]*index\.db-wal>"                            # the index's rows, synced
 ANSWER = r'(sendto|write|sendmsg)\(\d+<socket:[^>]*>, "HTTP/1\.1 20[04]'  # the response leaving the server
 
 
@@ -74,7 +74,7 @@ def assert_durable_before_answer(lines: list[str]) -> None:
     rename = first(lines, r"rename\w*\(.*%wk/.*%ob/")
     data = first(lines, DATA_FSYNC, rename)
     dir_sync = first(lines, DIR_FSYNC, rename)
-    row = first(lines, r"pwrite64\(\d+<[^>]*index\.db-wal>", rename)
+    row = first(lines, WAL_WRITE, rename)
     assert row > max(data, dir_sync), ("the index row was written before its data file and directory were "
                                        "durable:\n" + "\n".join(lines[rename:row + 1]))
     wal_sync = first(lines, r"fdatasync\(\d+<[^>]*index\.db-wal>\)", row)
@@ -122,7 +122,7 @@ def test_deletes_renames_and_metadata_changes_are_answered_only_once_durable(
         assert c.put("/ver", params={"versioning": ""}, content=versioning).status_code == 200
         assert c.put("/ver/k", content=b"to change").status_code == 200
     lines = traced(server, tmp_path, change, requests[change])
-    row = first(lines, r"pwrite64\(\d+<[^>]*index\.db-wal>")
+    row = first(lines, WAL_WRITE)
     answer = first(lines, ANSWER)
     assert row < answer and any(re.search(WAL_SYNC, ln) for ln in lines[row:answer]), (
         "answered before the changed rows were durable:\n" + "\n".join(lines[row:answer + 1]))

@@ -13,9 +13,8 @@ populated in-process before mounting; plain copies of the same files on the same
 
 Workloads (W): seqread, smallread, ls, find, create, seqwrite, memory (smallread runs twice: on the
 read-write mounts, then with all three remounted read-only, as a training job mounts its dataset). Each
-figure is printed
-beside its references with their ratio and the target's PASS/FAIL; a markdown table comes last,
-and tab-separated lines go to $BENCH_RESULTS when set (run_all.sh's table). Every process is
+figure is printed beside its references with their ratio and the target's PASS/FAIL; a markdown table
+comes last, and tab-separated lines go to $BENCH_RESULTS when set (run_all.sh's table). Every process is
 started by this script and stopped by PID, every mount is unmounted, and the temp dir is removed,
 failure included.
 """
@@ -215,8 +214,8 @@ class Bench:
         self._wait_mounted("aisfs", self._s3_up)
         url = f"http://127.0.0.1:{self.port}"
         # s3fs defaults otherwise (no local data cache: use_cache off); anonymous, path-style.
-        self._spawn("s3fs", ["s3fs", BUCKET, str(self.root["s3fs"]), "-f", "-o",
-                             f"use_path_request_style,url={url},endpoint=us-east-1,public_bucket=1" + (",ro" if read_only else "")])
+        s3fs_opts = f"use_path_request_style,url={url},endpoint=us-east-1,public_bucket=1{',ro' if read_only else ''}"
+        self._spawn("s3fs", ["s3fs", BUCKET, str(self.root["s3fs"]), "-f", "-o", s3fs_opts])
         conf = self.work / "rclone.conf"
         conf.write_text(f"[aisfs]\ntype = s3\nprovider = Other\nendpoint = {url}\nforce_path_style = true\n"
                         "region = us-east-1\nenv_auth = false\n")
@@ -228,8 +227,8 @@ class Bench:
                                *(["--read-only"] if read_only else [])], env)
         self._wait_mounted("s3fs")
         self._wait_mounted("rclone")
-        log(f"mounted{' read-only' if read_only else ''}: aisfs (pid {self.procs['aisfs'].pid}, S3 on port {self.port}), "
-            f"s3fs (pid {self.procs['s3fs'].pid}), rclone (pid {self.procs['rclone'].pid})")
+        log(f"mounted{' read-only' if read_only else ''}: aisfs (pid {self.procs['aisfs'].pid}, S3 on port "
+            f"{self.port}), s3fs (pid {self.procs['s3fs'].pid}), rclone (pid {self.procs['rclone'].pid})")
 
     def stop(self) -> None:
         # Peers first (they talk to the aisfs process), then aisfs; each by its own PID.
