@@ -312,6 +312,8 @@ def test_cli_bucket_mirror(two_disk_server: Server, disks: list[Path]) -> None:
     assert res.returncode == 0 and res.stdout.split()[:2] == ["NAME", "COPIES"], res.stdout
     res = run_cli("bucket", "mirror", "ais://clim", "--copies", "3", endpoint=two_disk_server.url)
     assert res.returncode != 0 and "needs 3 mountpaths" in res.stderr
+    res = run_cli("bucket", "mirror", "ais://clim", "--copies", "0", endpoint=two_disk_server.url)
+    assert res.returncode != 0 and "1 or more" in res.stderr
     res = run_cli("bucket", "props", "show", "ais://clim", "mirror", "--json", endpoint=two_disk_server.url)
     shown = json.loads(res.stdout)
     assert shown["mirror.copies"] == 2 and shown["mirror.enabled"] is True
