@@ -4,8 +4,9 @@
     .venv/bin/python scripts/bench/s3_boto3.py [--small N] [--big-mib M] [--threads T] [--list N]
 
 Measures small-object PUT/GET rates (sequential and with T client threads), one large object's
-PUT/GET throughput through boto3's transfer manager (multipart above 8 MiB), and listing N keys
-in pages of 1000. Each server runs in its own temp dir on a free loopback port and is stopped by
+PUT/GET throughput through boto3's transfer manager (multipart above 8 MiB), listing N keys
+in pages of 1000, and deleting: one DeleteObject per key from one client, then DeleteObjects in
+batches of 1000 (each acknowledged delete is durable on aisfs, a WAL sync per call or batch). Each server runs in its own temp dir on a free loopback port and is stopped by
 its PID at the end, failure included. Prints a Markdown table (figures are medians of --runs).
 """
 from __future__ import annotations
@@ -132,6 +133,17 @@ def bench(endpoint: str, args: argparse.Namespace) -> dict[str, float]:
         assert keys == args.list, keys
 
     out[f"LIST {args.list} keys, pages of 1000 (keys/s)"] = args.list / timed(list_all)
+    out["DeleteObject 4 KiB, 1 client (obj/s)"] = n / timed(
+        lambda: [s3.delete_object(Bucket=bucket, Key=f"s/{i}") for i in range(n)])
+
+    def delete_batches() -> None:
+        for lo in range(0, args.list, 1000):
+            res = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f"l/{i:07d}"} for i in
+                                                                       range(lo, min(lo + 1000, args.list))]})
+            assert not res.get("Errors"), res["Errors"]
+
+    out[f"DeleteObjects, {args.list} keys in batches of 1000 (keys/s)"] = args.list / timed(delete_batches)
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="s/")["KeyCount"] == 0
     return out
 
 
