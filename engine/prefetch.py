@@ -8,7 +8,9 @@ furthest key opened. When three opens in a row that had to wait for the disk eac
 keys after the one before, reading is going through the directory in order: the thread asks the kernel
 (`posix_fadvise(WILLNEED)`) for the data of the objects in between and of the next DEPTH, and keeps DEPTH
 requested ahead as the reads move on. Shuffled reads (a training job's random sampler) rarely make three
-such steps in a row, and reads of cached data never start anything.
+such steps in a row, and reads of cached data never start anything. The asking itself is done by a helper
+process (`readahead_helper.py`, started at the first run), so its system calls never take the GIL from the
+event loop.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ import ctypes
 import logging
 import mmap
 import os
+import select
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +30,7 @@ from typing import Callable
 
 from .index import IndexReader
 from .names import prefix_upper_bound
+from .readahead_helper import advise
 
 log = logging.getLogger("aisfs.engine")
 
@@ -37,6 +43,8 @@ MAX_OBJECT = 2 << 20  # larger objects are left to the kernel's own readahead wi
 MAX_DIRS = 256        # directories followed at once; the least recently opened is forgotten
 QUEUE = 4096          # opens waiting for the worker thread; more are dropped
 PAUSE = 0.005         # the thread takes queued opens at most this often: each wake-up costs the loop a GIL hand-off
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "readahead_helper.py")
+HELPER_EXIT_SECONDS = 5.0  # the helper ends at EOF on its stdin; one still busy after this is killed
 
 Hint = tuple[str, str, bool]  # (bucket id, key, whether some of its data was on disk only)
 
@@ -72,6 +80,8 @@ class Prefetcher:
         self._dirs: collections.OrderedDict[tuple[str, str], _Dir] = collections.OrderedDict()
         self._stat = _CacheStat()  # cachestat's answer, reused: only the event loop calls `opened`
         self._cachestat_args = (ctypes.byref(_CacheRange(0, 0)), ctypes.byref(self._stat), 0)
+        self._helper: subprocess.Popen[bytes] | None = None  # started by the thread at the first run
+        self._helper_failed = False  # could not start or died: the thread asks the kernel itself
 
     def opened(self, bid: str, key: str, fd: int, size: int, *, cached: bool = False) -> None:
         """From the event loop: never blocks, and drops the hint when the thread is behind. Opens of cached
@@ -96,16 +106,19 @@ class Prefetcher:
 
     def serve(self) -> None:
         """The worker thread's body: follow opens until `stop`. A failure drops read-ahead, never the engine."""
-        while not self._stopped:
-            self._wake.wait()
-            self._wake.clear()
-            try:
-                while self._pending and not self._stopped:  # appends and pops are atomic: none lost or taken twice
-                    self._opened(*self._pending.popleft())
-            except Exception:
-                log.exception("read-ahead across objects failed; following opens afresh")
-                self._dirs.clear()
-            time.sleep(PAUSE)
+        try:
+            while not self._stopped:
+                self._wake.wait()
+                self._wake.clear()
+                try:
+                    while self._pending and not self._stopped:  # appends and pops are atomic: none lost or taken twice
+                        self._opened(*self._pending.popleft())
+                except Exception:
+                    log.exception("read-ahead across objects failed; following opens afresh")
+                    self._dirs.clear()
+                time.sleep(PAUSE)
+        finally:
+            self._end_helper()
 
     def stop(self) -> None:
         self._stopped = True
@@ -165,21 +178,67 @@ class Prefetcher:
 
     def _request(self, prefix: str, rows: list[tuple[str, int, str, int]]) -> list[str]:
         """Start reading the data of these objects (this directory's own, not its subdirectories')."""
-        done = []
+        done, files = [], []
         for key, mp, fid, size in rows:
             if "/" in key[len(prefix):] or not 0 < size <= MAX_OBJECT:
                 continue
             path = self._data_path(mp, fid)
             if path is None:
                 continue
-            with contextlib.suppress(OSError):  # replaced or deleted meanwhile: nothing to read ahead
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.posix_fadvise(fd, 0, size, os.POSIX_FADV_WILLNEED)
-                finally:
-                    os.close(fd)
+            files.append((path, size))
             done.append(key)
+        if files and not self._to_helper(files):
+            for path, size in files:
+                advise(path, size)
         return done
+
+    def _to_helper(self, files: list[tuple[str, int]]) -> bool:
+        """Hand the files to the helper process in one write; False when there is none to hand them to."""
+        if self._helper is None and not self._helper_failed:
+            self._helper = _start_helper()
+            self._helper_failed = self._helper is None
+        if self._helper is None or self._helper.stdin is None:
+            return False
+        data = b"".join(b"%d %s\0" % (size, os.fsencode(path)) for path, size in files)
+        fd = self._helper.stdin.fileno()
+        try:
+            while data and not self._stopped:
+                try:
+                    data = data[os.write(fd, data):]
+                except BlockingIOError:  # the helper is behind (a slow disk): wait, but never past `stop`
+                    select.select([], [fd], [], 0.1)
+        except OSError as e:  # it died (BrokenPipeError): read ahead from this thread from now on
+            log.warning("read-ahead helper process is gone (%s); reading ahead from the engine itself", e)
+            self._end_helper()
+            self._helper_failed = True
+            return False
+        return True
+
+    def _end_helper(self) -> None:
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        with contextlib.suppress(OSError):
+            if helper.stdin is not None:
+                helper.stdin.close()  # EOF: it finishes what it read and exits
+        try:
+            helper.wait(HELPER_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
+
+
+def _start_helper() -> subprocess.Popen[bytes] | None:
+    """The helper process, or None (logged) when it cannot start."""
+    try:
+        helper = subprocess.Popen([sys.executable, "-I", HELPER], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  start_new_session=True)  # no terminal signals: it ends when its stdin does
+    except OSError as e:
+        log.warning("cannot start the read-ahead helper process (%s); reading ahead from the engine itself", e)
+        return None
+    assert helper.stdin is not None
+    os.set_blocking(helper.stdin.fileno(), False)
+    return helper
 
 
 class _CacheRange(ctypes.Structure):

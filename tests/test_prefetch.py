@@ -6,9 +6,11 @@ checked with mincore(2) on a mapping of the file (a read, even preadv2(RWF_NOWAI
 kernel's readahead), and emptied with posix_fadvise(DONTNEED) (no root needed)."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import mmap
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -69,6 +71,29 @@ def wait_cached(files: list[Path], timeout: float = 10.0) -> list[bool]:
         time.sleep(0.05)
 
 
+def helpers_of(pid: int) -> list[int]:
+    """The read-ahead helper processes a daemon started (its children running readahead_helper.py)."""
+    kids = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return [k for k in kids if b"readahead_helper.py" in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes in a container)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not running(pid)
+
+
 def test_reading_a_directory_in_order_reads_the_next_files_ahead(tmp_path: Path) -> None:
     with serving_mount(tmp_path, "bkt") as (m, c):
         keys = [f"shards/f{i:04d}.bin" for i in range(N)]
@@ -77,12 +102,37 @@ def test_reading_a_directory_in_order_reads_the_next_files_ahead(tmp_path: Path)
             assert m.path("shards", f"f{i:04d}.bin").read_bytes() == BODY
         ahead = wait_cached(files[4:40])
         assert all(ahead), f"not read ahead: {[keys[4 + i] for i, ok in enumerate(ahead) if not ok]}"
+        assert m.proc is not None
+        helpers = helpers_of(m.proc.pid)  # the kernel is asked from a process of its own (no GIL shared)
+        assert len(helpers) == 1, helpers
         # bounded: nothing far beyond what the reader has reached
         assert not any(cached(f) for f in files[100:]), str([i for i, f in enumerate(files) if cached(f)])
         # and it follows the reader to the end of the directory
         for i in range(4, N - 20):
             assert m.path("shards", f"f{i:04d}.bin").read_bytes() == BODY
         assert all(wait_cached(files[N - 20:]))
+    assert not running(helpers[0]), "the read-ahead helper outlived the unmounted daemon"
+
+
+def test_the_read_ahead_helper_ends_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    helpers: list[int] = []
+    try:
+        with serving_mount(tmp_path, "bkt") as (m, c):
+            keys = [f"d/f{i:04d}.bin" for i in range(40)]
+            files = stored_cold(c, m.data_dir, "bkt", keys)
+            for k in keys[:4]:
+                assert c.get(ourl("bkt", k)).content == BODY
+            assert all(wait_cached(files[4:20]))
+            assert m.proc is not None
+            helpers = helpers_of(m.proc.pid)
+            assert len(helpers) == 1, helpers
+            m.proc.kill()  # kill -9: no shutdown code runs; the helper sees its stdin close
+            m.proc.wait(10)
+            assert wait_gone(helpers[0]), "the read-ahead helper outlived a killed daemon"
+    finally:
+        for pid in helpers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_shuffled_reads_read_nothing_ahead(tmp_path: Path) -> None:
