@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .checksum import Cksum
 from .durable import fsync_path
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS objects(
 CREATE TABLE IF NOT EXISTS copies(fid TEXT NOT NULL, mp INTEGER NOT NULL, PRIMARY KEY(fid, mp)) WITHOUT ROWID;
 """
 COPIES_TABLE = "copies"  # mirror copies: a data file id also present on another mountpath
+DELETE_BATCH = 64  # keys a multi-object delete removes per transaction, between turns of the event loop
 
 # Tables other engine modules keep in the same database (multipart uploads, S3 versions), created
 # with the index so no transaction ever runs DDL midway (executescript would commit it).
@@ -135,12 +136,20 @@ class Index:
         return [(old[1], old[2])] if old is not None else []
 
     def delete(self, bid: str, key: str) -> Row | None:
+        return self.delete_many(bid, [key])[0]
+
+    def delete_many(self, bid: str, keys: Sequence[str]) -> list[Row | None]:
+        """Remove these objects in one transaction (one commit for a whole S3 DeleteObjects batch); the
+        removed rows, None where a key was not there."""
+        removed: list[Row | None] = []
         with self._txn():
-            old = self.get(bid, key)
-            self._forget(bid, key)
-            if old:
-                self.db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, key))
-        return old
+            for key in keys:  # one by one: a key named twice is removed once
+                row = self.get(bid, key)
+                self._forget(bid, key)
+                if row is not None:
+                    self.db.execute("DELETE FROM objects WHERE bid=? AND key=?", (bid, key))
+                removed.append(row)
+        return removed
 
     def rename(self, bid: str, src: str, dst: str) -> Row | None:
         """Move `src` to `dst` (replacing it); return the replaced row."""

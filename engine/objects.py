@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable
+from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable, Sequence
 
 import trio
 
@@ -17,7 +18,7 @@ from .checksum import VERIFY_TYPES, Cksum, new_hasher
 from .durable import fsync_dirs, fsync_path
 from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplementedYet, ObjectCorrupted,
                      ObjectNotFound, OutOfSpace, PreconditionFailed)
-from .index import Index, Row, row_to_meta
+from .index import DELETE_BATCH, Index, Row, row_to_meta
 from .jobs import Job
 from .meta import ObjectMeta, make_etag
 from .openfiles import OpenFile, OpenFiles
@@ -319,15 +320,22 @@ class ObjectOps:
     # DELETE / rename / copy -------------------------------------------------------------------------
     async def delete_object(self: "Engine", bucket: str, key: str, *, durable: bool = True) -> ObjectMeta:
         _, bid = self._bucket(bucket, ACCESS_DELETE)
-        old = self.index.delete(bid, key)
+        old = self._remove(bid, [key])[0]
         if old is None:
             raise ObjectNotFound(f"object \"ais://{bucket}/{key}\" does not exist")
-        self._atimes.pop((bid, key), None)
-        self._unlink_files([(old[1], old[2])])
-        self.stats.add("del.n")
         if durable:
             await self.make_durable()
         return row_to_meta(bucket, old)
+
+    def _remove(self: "Engine", bid: str, keys: Sequence[str]) -> list[Row | None]:
+        """Remove objects in one index transaction and hand their data files to the reaper; the removed
+        rows, None where a key was not there. The caller checked access and makes it durable."""
+        rows = self.index.delete_many(bid, keys)
+        for key in keys:
+            self._atimes.pop((bid, key), None)
+        self._unlink_files([(r[1], r[2]) for r in rows if r is not None])
+        self.stats.add("del.n", sum(r is not None for r in rows))
+        return rows
 
     async def rename_object(self: "Engine", bucket: str, src: str, dst: str, *, durable: bool = True) -> ObjectMeta:
         """Atomically move `src` to `dst` within a bucket, replacing `dst` if it exists."""
@@ -444,17 +452,15 @@ class ObjectOps:
             return tmpl.expand()
 
         async def work(job: Job) -> None:
-            for i, key in enumerate(candidates()):
-                old = self.index.delete(bid, key)
-                if old is not None:
-                    self._unlink_files([(old[1], old[2])])
-                    job.objs += 1
-                    job.bytes += old[3]
-                elif objnames is not None:
-                    job.error(f"{key}: does not exist")
-                if i % 64 == 63:
-                    await trio.sleep(0)
-            self.stats.add("del.n", job.objs)
+            keys = iter(candidates())
+            while batch := list(itertools.islice(keys, DELETE_BATCH)):
+                for key, old in zip(batch, self._remove(bid, batch)):
+                    if old is not None:
+                        job.objs += 1
+                        job.bytes += old[3]
+                    elif objnames is not None:
+                        job.error(f"{key}: does not exist")
+                await trio.sleep(0)
             await self.make_durable()   # a finished job's deletes are durable
 
         return self.jobs.start(job, work)

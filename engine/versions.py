@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
+import trio
+
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT
 from .errors import AisError, BucketNotEmpty, ObjectNotFound, VersionNotFound
-from .index import COLUMNS, Row, register_schema, row_to_meta
+from .index import COLUMNS, DELETE_BATCH, Row, register_schema, row_to_meta
 from .meta import ObjectMeta
 from .names import prefix_upper_bound
 
@@ -202,13 +204,35 @@ async def copy(eng: "Engine", src_bucket: str, src_key: str, vid: str, dst_bucke
 
 
 # deletes -----------------------------------------------------------------------------------------
-async def delete(eng: "Engine", bucket: str, key: str, vid: str = "", *, durable: bool = True) -> Deleted:
+async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted:
     """S3 DELETE: a delete marker (versioning on), one version (`vid`), or the object; missing is fine.
-    Durable when it returns, unless `durable` is False (a batch that makes it durable once at its end)."""
+    Durable when it returns."""
     deleted = await _delete(eng, bucket, key, vid)
-    if durable:
-        await eng.make_durable()
+    await eng.make_durable()
     return deleted
+
+
+async def delete_many(eng: "Engine", bucket: str, items: list[tuple[str, str]]) -> list[Deleted | AisError]:
+    """S3 DeleteObjects: each (key, version id) deleted as `delete` would, with a result or an error per
+    item, made durable once at the end. Without versioning, keys are removed a batch per transaction."""
+    results: list[Deleted | AisError] = []
+    try:
+        props, bid = eng._bucket(bucket, ACCESS_DELETE)
+    except AisError as e:  # S3 answers each key with the error (AccessDenied on a read-only bucket)
+        return [e] * len(items)
+    if not status(props) and not any(vid for _, vid in items):
+        for lo in range(0, len(items), DELETE_BATCH):
+            eng._remove(bid, [key for key, _ in items[lo:lo + DELETE_BATCH]])
+            await trio.sleep(0)
+        results = [Deleted() for _ in items]
+    else:
+        for key, vid in items:
+            try:
+                results.append(await _delete(eng, bucket, key, vid))
+            except AisError as e:
+                results.append(e)
+    await eng.make_durable()
+    return results
 
 
 async def _delete(eng: "Engine", bucket: str, key: str, vid: str) -> Deleted:

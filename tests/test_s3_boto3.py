@@ -158,6 +158,16 @@ def test_delete_objects_and_copy(s3: Any) -> None:
     r = s3.delete_objects(Bucket="cp1", Delete={"Objects": [{"Key": "k2"}], "Quiet": True})
     assert "Deleted" not in r and "Errors" not in r
     assert list(iter_keys(s3, "cp1")) == ["k3", "k4"]
+    # a batch larger than the engine's per-transaction batch, with a key named twice
+    for i in range(150):
+        s3.put_object(Bucket="cp1", Key=f"m/{i:03d}", Body=b"m%d" % i)
+    keys = [f"m/{i:03d}" for i in range(150)] + ["m/000", "m/absent"]
+    r = s3.delete_objects(Bucket="cp1", Delete={"Objects": [{"Key": k} for k in keys]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == sorted(keys) and "Errors" not in r
+    assert list(iter_keys(s3, "cp1", Prefix="m/")) == []
+    s3.put_object(Bucket="cp1", Key="m/000", Body=b"again")
+    assert s3.get_object(Bucket="cp1", Key="m/000")["Body"].read() == b"again"
+    s3.delete_object(Bucket="cp1", Key="m/000")
     # copy across buckets keeps metadata (COPY), REPLACE replaces it
     r = s3.copy_object(Bucket="cp2", Key="c3", CopySource={"Bucket": "cp1", "Key": "k3"})
     g = s3.get_object(Bucket="cp2", Key="c3")

@@ -115,22 +115,17 @@ async def delete_objects(eng: "Engine", ctx: Ctx) -> Response:
     objs = root.findall("Object")
     if not objs or len(objs) > MAX_DELETE:
         raise xml.MalformedXML(f"a <Delete> document names 1 to {MAX_DELETE} objects")
+    items = [(xml.text(o, "Key"), xml.text(o, "VersionId")) for o in objs]
     out: list[str] = []
-    for o in objs:
-        key, vid = xml.text(o, "Key"), xml.text(o, "VersionId")
+    for (key, vid), res in zip(items, await versions.delete_many(eng, ctx.bucket, items)):  # durable once
         vid_xml = el("VersionId", vid) if vid else ""
-        try:
-            res = await versions.delete(eng, ctx.bucket, key, vid, durable=False)
-            if not quiet:
-                extra = ""
-                if res.marker:
-                    extra = el("DeleteMarker", "true") + el("DeleteMarkerVersionId", res.vid)
-                out.append(f"<Deleted>{el('Key', key)}{vid_xml}{extra}</Deleted>")
-        except AisError as e:
+        if isinstance(res, AisError):
             from .face import S3_CODES
-            out.append(f"<Error>{el('Key', key)}{vid_xml}{el('Code', S3_CODES.get(e.code, e.code))}"
-                       f"{el('Message', e.message)}</Error>")
-    await eng.make_durable()   # once for the whole batch
+            out.append(f"<Error>{el('Key', key)}{vid_xml}{el('Code', S3_CODES.get(res.code, res.code))}"
+                       f"{el('Message', res.message)}</Error>")
+        elif not quiet:
+            extra = el("DeleteMarker", "true") + el("DeleteMarkerVersionId", res.vid) if res.marker else ""
+            out.append(f"<Deleted>{el('Key', key)}{vid_xml}{extra}</Deleted>")
     return xml_response("DeleteResult", out)
 
 
