@@ -89,6 +89,27 @@ def test_suspended_writes_the_null_version(s3: Any) -> None:
     assert versions_of(s3, "sus", "k") == [("null", True, True), (v1, False, False)]
 
 
+def test_delete_objects_in_a_versioned_bucket(s3: Any) -> None:
+    """DeleteObjects as for one key at a time: a plain key gets a delete marker (reported with its id), a
+    key with a VersionId loses that version, and a version id that does not exist is no error (as S3 answers
+a DeleteObject of one)."""
+    s3.create_bucket(Bucket="vdel")
+    s3.put_bucket_versioning(Bucket="vdel", VersioningConfiguration={"Status": "Enabled"})
+    a1 = s3.put_object(Bucket="vdel", Key="a", Body=b"a1")["VersionId"]
+    a2 = s3.put_object(Bucket="vdel", Key="a", Body=b"a2")["VersionId"]
+    s3.put_object(Bucket="vdel", Key="b", Body=b"b1")
+    r = s3.delete_objects(Bucket="vdel", Delete={"Objects": [
+        {"Key": "a", "VersionId": a2}, {"Key": "b"}, {"Key": "c", "VersionId": "0000000000000000abcdefabcdef"}]})
+    deleted = {d["Key"]: d for d in r["Deleted"]}
+    assert deleted["a"]["VersionId"] == a2 and not deleted["a"].get("DeleteMarker")
+    assert deleted["b"]["DeleteMarker"] and deleted["b"]["DeleteMarkerVersionId"]
+    assert "Errors" not in r and deleted["c"]["VersionId"] == "0000000000000000abcdefabcdef"
+    assert s3.get_object(Bucket="vdel", Key="a")["Body"].read() == b"a1"   # the older version is current again
+    assert versions_of(s3, "vdel", "a") == [(a1, True, False)]
+    assert versions_of(s3, "vdel", "b")[0] == (deleted["b"]["DeleteMarkerVersionId"], True, True)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="vdel").get("Contents", [])] == ["a"]
+
+
 def test_list_versions_paging(s3: Any) -> None:
     s3.create_bucket(Bucket="vpage")
     s3.put_bucket_versioning(Bucket="vpage", VersioningConfiguration={"Status": "Enabled"})
