@@ -230,6 +230,8 @@ class Prefetcher:
 
 def _start_helper() -> subprocess.Popen[bytes] | None:
     """The helper process, or None (logged) when it cannot start."""
+    if not sys.executable:  # an interpreter embedded in another program: nothing to start it with
+        return None
     try:
         helper = subprocess.Popen([sys.executable, "-I", HELPER], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                   start_new_session=True)  # no terminal signals: it ends when its stdin does
