@@ -384,6 +384,12 @@ class ops:
         yield Req("POST", _opath(bucket, key), json={"action": "rename-obj", "name": new_key}, what="object")
 
     @staticmethod
+    def sync() -> Op[None]:
+        """Make every change committed so far durable, whatever the server's write policy (a remote mount's
+        fsync)."""
+        yield Req("PUT", "/v1/daemon", json={"action": "sync"})
+
+    @staticmethod
     def copy_object(bucket: str, key: str, dst_key: str, dst_bucket: str = "") -> Op[None]:
         """Copy to `dst_bucket` (default: the same bucket) as `dst_key`."""
         body = {"action": "copy-obj", "name": dst_key, "value": {"bucket": dst_bucket or bucket}}
@@ -538,6 +544,7 @@ class Client:
     put_object = _sync(ops.put_object)
     delete_object = _sync(ops.delete_object)
     rename_object = _sync(ops.rename_object)
+    sync = _sync(ops.sync)
     copy_object = _sync(ops.copy_object)
     rename_prefix = _sync(ops.rename_prefix)
     set_custom = _sync(ops.set_custom)
@@ -648,6 +655,7 @@ class AsyncClient:
     put_object = _async(ops.put_object)
     delete_object = _async(ops.delete_object)
     rename_object = _async(ops.rename_object)
+    sync = _async(ops.sync)
     copy_object = _async(ops.copy_object)
     rename_prefix = _async(ops.rename_prefix)
     set_custom = _async(ops.set_custom)

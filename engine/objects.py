@@ -15,7 +15,7 @@ import trio
 from . import names, templates, versions
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT, check_access
 from .checksum import VERIFY_TYPES, Cksum, new_hasher
-from .durable import fsync_dirs, fsync_path
+from .durable import fsync_dirs, fsync_path, syncfs
 from .errors import (BadRequest, Conflict, EntityTooLarge, KeyTooLong, NotImplementedYet, ObjectCorrupted,
                      ObjectNotFound, OutOfSpace, PreconditionFailed)
 from .index import DELETE_BATCH, Index, Row, row_to_meta
@@ -207,6 +207,20 @@ class ObjectOps:
         files = ([(mp, meta.fid) for mp in (meta.mp, *self.index.copies_of(meta.fid))]
                  if meta and meta.fid and not meta.durable else [])
         await trio.to_thread.run_sync(_sync_placed, self._paths(files), self.index)
+
+    async def sync_all(self: "Engine") -> None:
+        """Every change committed so far made durable, whatever the write policy, for a caller that cannot
+        name the data files (a remote mount's fsync: its file may have been renamed or unlinked since).
+        Under `write_policy.fsync` only the WAL can be left; without it, each mountpath's filesystem is
+        synced first (syncfs), then the WAL, so no row reaches the disk before its data."""
+        roots = [] if self.config.doc["write_policy"]["fsync"] else [str(mp.path) for mp in self.mountpaths.by_id.values()]
+
+        def sync() -> None:
+            for root in roots:
+                syncfs(root)
+            self.index.sync()
+
+        await trio.to_thread.run_sync(sync)
 
     def _paths(self: "Engine", files: list[tuple[int, str]]) -> list[str]:
         """Paths of data files on attached mountpaths."""

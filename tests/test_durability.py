@@ -223,3 +223,49 @@ def test_a_directory_fsync_makes_renames_durable(tmp_path: Path) -> None:
     finally:
         m.stop()
         cleanup(tmp_path)
+
+
+def test_a_remote_mount_fsync_is_durable_without_the_servers_fsync_policy(server: Server, tmp_path: Path) -> None:
+    """A remote mount cannot sync the server's files itself: its fsync asks the server, which with
+    `write_policy.fsync` off syncs the filesystem of its mountpaths (syncfs) and then the WAL before it
+    answers. By name it could not: the file may have been renamed (as here) or unlinked since. Under the
+    policy only the WAL is left to sync."""
+    with server.client() as c:
+        create_bucket(c, "r")
+        assert c.put("/v1/daemon", json={"action": "set-config", "value": {"write_policy.fsync": False}}).status_code == 200
+    m = Mount(tmp_path / "remote", "r", "--endpoint", server.url, data_dir=tmp_path / "staging")
+    try:
+        m.start()
+        for step in ("written", "renamed"):
+            tracer = Strace(server.proc.pid, tmp_path / f"strace-{step}.txt", TRACED + ",syncfs")  # type: ignore[union-attr]
+            try:
+                fd = os.open(m.path("f"), os.O_CREAT | os.O_WRONLY)
+                try:
+                    os.write(fd, b"must survive " * 1000)
+                    if step == "renamed":
+                        os.rename(m.path("f"), m.path("g"))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            finally:
+                lines = tracer.stop()
+            put = first(lines, ANSWER)   # the PUT the fsync's commit made, acknowledged without any sync
+            assert not any(re.search(DATA_FSYNC + "|" + WAL_SYNC, ln) for ln in lines[:put]), lines[:put]
+            synced = first(lines, r"syncfs\(\d+<[^>]*/mpath>", put)
+            first(lines, ANSWER, first(lines, WAL_SYNC, synced))
+        assert m.path("g").read_bytes() == b"must survive " * 1000
+        # under the policy (the default) every acknowledged change is durable already: only the WAL is synced
+        with server.client() as c:
+            assert c.put("/v1/daemon", json={"action": "set-config", "value": {"write_policy.fsync": True}}).status_code == 200
+        tracer = Strace(server.proc.pid, tmp_path / "strace-policy.txt", TRACED + ",syncfs")  # type: ignore[union-attr]
+        try:
+            fd = os.open(m.path("g"), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            lines = tracer.stop()
+        assert any(re.search(WAL_SYNC, ln) for ln in lines) and not any("syncfs(" in ln for ln in lines), lines
+    finally:
+        m.stop()

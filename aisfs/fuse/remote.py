@@ -234,5 +234,8 @@ class RemoteBackend:
             check_access(props, ACCESS_PUT, bucket)
 
     async def sync(self, meta: ObjectMeta | None) -> None:
-        """Nothing to do here: under write_policy.fsync the server acknowledges a PUT, delete, rename or
-        metadata change only once it is durable."""
+        """fsync(2) is durable whatever the server's write policy: under write_policy.fsync (its default) the
+        server answered every change only once durable and this finds only its WAL to sync; with it off,
+        this is what makes it survive a power loss. The server syncs everything committed (it cannot go by
+        the file's name: it may have been renamed or unlinked since), so `meta` is not needed."""
+        await self.c.sync()

@@ -367,6 +367,9 @@ class RestFace:
                 await self._action(req)
             else:
                 msg = await self._action(req)
+                if msg.get("action") == "sync":  # aisfs: every change committed so far made durable
+                    await eng.sync_all()
+                    return Response(200)
                 if msg.get("action") != "set-config":
                     raise BadRequest(f"unknown action {msg.get('action')!r} for PUT /v1/daemon")
                 updates = _dict(msg.get("value"))
