@@ -1,6 +1,7 @@
 """HTTP behaviour clients rely on: keep-alive, pipelining, `Expect: 100-continue`, graceful stop on SIGTERM."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -244,3 +245,47 @@ def test_absolute_form_target(shared_server: Server, c: httpx.Client) -> None:
     assert (status, body) == (200, b"absolute")
     status, _, body = raw(shared_server.port, b"GET http://any.host/v1/health?x=1 HTTP/1.1\r\nHost: t\r\n\r\n")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+def _closed_after(sock: socket.socket, limit: float = 15.0) -> float:
+    """Seconds until the server closes the connection (reading and dropping whatever it sends first)."""
+    t0 = time.monotonic()
+    sock.settimeout(limit)
+    while sock.recv(4096):
+        pass
+    return time.monotonic() - t0
+
+
+def test_clients_that_stall_are_disconnected(tmp_path: Path) -> None:
+    """Every wait on a client is bounded: a connection that sends nothing, or a request head that never
+    ends (however steadily it trickles in), is closed once `timeout.request_header` has passed; an idle
+    keep-alive connection once `timeout.max_keepalive` has; a client whose requests keep coming is served."""
+    srv = Server(tmp_path / "data").start()
+    try:
+        with srv.client() as c:
+            settings = {"timeout.request_header": "1s", "timeout.max_keepalive": "2s"}
+            assert c.put("/v1/daemon", json={"action": "set-config", "value": settings}).status_code == 200
+        srv.restart()  # the server takes its limits at start
+        addr = ("127.0.0.1", srv.port)
+        with socket.create_connection(addr) as s:   # sends nothing
+            assert 0.8 < _closed_after(s) < 5
+        with socket.create_connection(addr) as s:   # a head trickling in, never finished
+            t0 = time.monotonic()
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+            with contextlib.suppress(OSError):       # the server may close while this still writes
+                while time.monotonic() - t0 < 4:
+                    s.sendall(b"X-Slow: 1\r\n")
+                    time.sleep(0.2)
+            assert time.monotonic() - t0 + _closed_after(s) < 5
+        with socket.create_connection(addr) as s:   # keep-alive: requests 0.5 s apart for 3 s, then idle
+            f = s.makefile("rb")
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 3:
+                s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                status, _, body = read_response(f)
+                assert status == 200 and json.loads(body) == {"status": "ok"}
+                time.sleep(0.5)
+            idle = _closed_after(s)
+            assert 1.5 < idle < 6, idle
+    finally:
+        srv.stop()
