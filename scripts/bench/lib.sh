@@ -196,6 +196,9 @@ wrk_rps() {
     awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
 }
 
+# CPU seconds (user + system) the process has used so far, from /proc.
+cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+
 create_bucket() { curl -fsS -o /dev/null -X POST "$URL/v1/buckets/$1" -H 'Content-Type: application/json' -d '{"action":"create-bck"}'; }
 
 die() { echo "bench: error: $*" >&2; exit 1; }
