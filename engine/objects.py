@@ -213,7 +213,8 @@ class ObjectOps:
         name the data files (a remote mount's fsync: its file may have been renamed or unlinked since).
         Under `write_policy.fsync` only the WAL can be left; without it, each mountpath's filesystem is
         synced first (syncfs), then the WAL, so no row reaches the disk before its data."""
-        roots = [] if self.config.doc["write_policy"]["fsync"] else [str(mp.path) for mp in self.mountpaths.by_id.values()]
+        policy = self.config.doc["write_policy"]["fsync"]
+        roots = [] if policy else [str(mp.path) for mp in self.mountpaths.by_id.values()]
 
         def sync() -> None:
             for root in roots:

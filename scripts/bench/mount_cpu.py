@@ -129,9 +129,10 @@ def main() -> int:
         mode = "warm" if args.warm else "cold"
         for tree, rows in results.items():
             rates, cpus = [r for r, _ in rows], [c for _, c in rows]
-            print(f"{tree.name} ({mode}, {len(rows)} reads of {args.files:,} files): median {statistics.median(rates):,.0f}"
-                  f" files/s (range {min(rates):,.0f}-{max(rates):,.0f}), median {statistics.median(cpus):,.0f} us"
-                  f" of daemon CPU per file (range {min(cpus):,.0f}-{max(cpus):,.0f})")
+            print(f"{tree.name} ({mode}, {len(rows)} reads of {args.files:,} files): "
+                  f"median {statistics.median(rates):,.0f} files/s (range {min(rates):,.0f}-{max(rates):,.0f}), "
+                  f"median {statistics.median(cpus):,.0f} us of daemon CPU per file "
+                  f"(range {min(cpus):,.0f}-{max(cpus):,.0f})")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
