@@ -215,16 +215,16 @@ async def delete(eng: "Engine", bucket: str, key: str, vid: str = "") -> Deleted
 async def delete_many(eng: "Engine", bucket: str, items: list[tuple[str, str]]) -> list[Deleted | AisError]:
     """S3 DeleteObjects: each (key, version id) deleted as `delete` would, with a result or an error per
     item, made durable once at the end. Without versioning, keys are removed a batch per transaction."""
-    results: list[Deleted | AisError] = []
     try:
         props, bid = eng._bucket(bucket, ACCESS_DELETE)
     except AisError as e:  # S3 answers each key with the error (AccessDenied on a read-only bucket)
         return [e] * len(items)
+    results: list[Deleted | AisError] = []
     if not status(props) and not any(vid for _, vid in items):
         for lo in range(0, len(items), DELETE_BATCH):
             eng._remove(bid, [key for key, _ in items[lo:lo + DELETE_BATCH]])
             await trio.sleep(0)
-        results = [Deleted() for _ in items]
+        results += [Deleted() for _ in items]
     else:
         for key, vid in items:
             try:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from aisfs.fuse.daemon import pid_file
 from fuse_support import Mount, cleanup, is_mounted, with_engine
 from strace_support import Strace
-from aisfs.fuse.daemon import pid_file
 from support import ROOT, aisfs_cmd
 
 

@@ -6,8 +6,9 @@
 Measures small-object PUT/GET rates (sequential and with T client threads), one large object's
 PUT/GET throughput through boto3's transfer manager (multipart above 8 MiB), listing N keys
 in pages of 1000, and deleting: one DeleteObject per key from one client, then DeleteObjects in
-batches of 1000 (each acknowledged delete is durable on aisfs, a WAL sync per call or batch). Each server runs in its own temp dir on a free loopback port and is stopped by
-its PID at the end, failure included. Prints a Markdown table (figures are medians of --runs).
+batches of 1000 (each acknowledged delete is durable on aisfs, a WAL sync per call or batch). Each
+server runs in its own temp dir on a free loopback port and is stopped by its PID at the end, failure
+included. Prints a Markdown table (figures are medians of --runs).
 """
 from __future__ import annotations
 
