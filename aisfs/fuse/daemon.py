@@ -17,6 +17,7 @@ import trio
 from .attrs import MountAttrs
 from .backend import Backend, EmbeddedBackend
 from .ops import AisOps
+from .request_loop import install as install_request_loop
 
 log = logging.getLogger("aisfs.fuse")
 
@@ -137,6 +138,7 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
             defaults.started_ns = await backend.bucket_created_ns(cfg.bucket) or defaults.started_ns
         ops = AisOps(backend, cfg.bucket, cfg.prefix, defaults, read_only=cfg.read_only, direct_io=cfg.direct_io)
         pyfuse3.init(ops, str(cfg.mountpoint), _mount_options(cfg))
+        install_request_loop()
         terminated = False
         pidf = pid_file(cfg.mountpoint)
         try:
