@@ -415,21 +415,15 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         if node.bucket is None:
             raise fail(errno.ENOENT)
         writing = flags & os.O_ACCMODE != os.O_RDONLY or flags & os.O_TRUNC
+        if not writing:
+            lock = self._open_locks.get(inode)
+            if lock is None or not lock.locked():  # taking a free trio.Lock costs a trip through the scheduler
+                return await self._open_for_reading(node)
+            async with lock:  # a writer's open is under way: read what it leaves
+                return await self._open_for_reading(node)
+        self._writable()
         async with self._lock(inode):
             st = self._live_state(node)
-            if not writing:
-                fh = self._fh()
-                if st is not None:  # being written: read what the writer sees
-                    st.refs += 1
-                    self.handles[fh] = Handle(inode, state=st)
-                    return pyfuse3.FileInfo(fh=fh, keep_cache=False, direct_io=st.direct)
-                reader = await self.b.open_read(node.bucket, node.key)
-                ident = _ident(reader.meta)
-                keep = self.seen.get(inode) == ident
-                self.seen[inode] = ident
-                self.handles[fh] = Handle(inode, reader=reader)
-                return pyfuse3.FileInfo(fh=fh, keep_cache=keep, direct_io=self.direct_io)
-            self._writable()
             if st is None:
                 await self.b.check_writable(node.bucket)
                 meta = await self.b.head(node.bucket, node.key)
@@ -444,6 +438,22 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
             self.handles[fh] = Handle(inode, state=st, writable=True)
             self.seen.pop(inode, None)
             return pyfuse3.FileInfo(fh=fh, keep_cache=False, direct_io=st.direct)
+
+    async def _open_for_reading(self, node: Node) -> pyfuse3.FileInfo:
+        """A handle on the version there is now, or on a file being written (read what the writer sees)."""
+        assert node.bucket is not None
+        fh = self._fh()
+        st = self._live_state(node)
+        if st is not None:
+            st.refs += 1
+            self.handles[fh] = Handle(node.ino, state=st)
+            return pyfuse3.FileInfo(fh=fh, keep_cache=False, direct_io=st.direct)
+        reader = await self.b.open_read(node.bucket, node.key)
+        ident = _ident(reader.meta)
+        keep = self.seen.get(node.ino) == ident
+        self.seen[node.ino] = ident
+        self.handles[fh] = Handle(node.ino, reader=reader)
+        return pyfuse3.FileInfo(fh=fh, keep_cache=keep, direct_io=self.direct_io)
 
     @fuse_op
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: pyfuse3.RequestContext
