@@ -1,15 +1,18 @@
-"""Small-file reads through a read-only aisfs mount: files/s, and the CPU the mount daemon (with its helper
-processes) spends per file, the figure that moves least with the rest of a shared machine's load.
+"""Small-file reads through an aisfs mount (read-only unless `--read-write`): files/s, and the CPU the mount
+daemon (with its helper processes) spends per file, the figure that moves least with the rest of a shared
+machine's load.
 
-    .venv/bin/python scripts/bench/mount_cpu.py [--files N] [--runs R] [--rounds K] [--warm] [--tree DIR ...]
+    .venv/bin/python scripts/bench/mount_cpu.py [--files N] [--runs R] [--rounds K] [--warm] [--read-write]
+        [--tree DIR ...]
 
 Not a test: never run in CI. Needs root (drop_caches). N files of 128 KiB (default 4,000, 1,000 per
 directory) are put into a fresh data dir in-process, then for each of K rounds each tree mounts it
-read-only (`aisfs mount --read-only`, the defaults otherwise) and reads every file R times, 4 threads,
-caches dropped before each read (`--warm`: the data files are read back into the page cache after the
-drop, so only the mount's own work is left). `--tree DIR`, repeatable, runs the daemon from another
-checkout (`git worktree add DIR COMMIT`, with `.venv` a symlink to this one): an A/B of two commits,
-the trees alternating so that the machine's drift falls on both. Default: this checkout alone.
+read-only (`aisfs mount --read-only`, the defaults otherwise; `--read-write`: without it, so every close
+is also a FLUSH request) and reads every file R times, 4 threads, caches dropped before each read
+(`--warm`: the data files are read back into the page cache after the drop, so only the mount's own work
+is left). `--tree DIR`, repeatable, runs the daemon from another checkout (`git worktree add DIR COMMIT`,
+with `.venv` a symlink to this one): an A/B of two commits, the trees alternating so that the machine's
+drift falls on both. Default: this checkout alone.
 Prints one line per read and each tree's medians. Every mount is unmounted, every process stopped by
 its PID and the temp dir removed, failure included.
 """
@@ -54,9 +57,10 @@ def mounted(mnt: Path) -> bool:
         return any(line.split()[4] == str(mnt) for line in f)
 
 
-def mount(tree: Path, data: Path, mnt: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def mount(tree: Path, data: Path, mnt: Path, log_file: Path, *, read_only: bool = True) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.Popen([PY, "-m", "aisfs", "mount", str(mnt), BUCKET, "--data-dir", str(data), "--read-only",
+    ro = ["--read-only"] if read_only else []
+    proc = subprocess.Popen([PY, "-m", "aisfs", "mount", str(mnt), BUCKET, "--data-dir", str(data), *ro,
                              "--foreground", "--log-file", str(log_file)], cwd=tree, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -102,6 +106,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=2, help="reads per mount (default 2)")
     ap.add_argument("--rounds", type=int, default=3, help="times each tree is mounted, alternating (default 3)")
     ap.add_argument("--warm", action="store_true", help="data files in the page cache before each read")
+    ap.add_argument("--read-write", action="store_true", help="mount read-write (a FLUSH request per close)")
     ap.add_argument("--tree", action="append", type=Path, help="a checkout to run the daemon from (repeatable)")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -118,7 +123,7 @@ def main() -> int:
         subprocess.run(["sync"], check=True)
         for _ in range(args.rounds):
             for tree in trees:
-                proc = mount(tree, data, mnt, work / "mount.log")
+                proc = mount(tree, data, mnt, work / "mount.log", read_only=not args.read_write)
                 try:
                     for _ in range(args.runs):
                         rate, us = read_all(mnt, args.files, data, args.warm, proc.pid)
@@ -126,7 +131,7 @@ def main() -> int:
                         log(f"{tree.name}: {rate:,.0f} files/s, {us:,.0f} us of daemon CPU per file")
                 finally:
                     unmount(proc, mnt)
-        mode = "warm" if args.warm else "cold"
+        mode = ("warm" if args.warm else "cold") + (", read-write" if args.read_write else ", read-only")
         for tree, rows in results.items():
             rates, cpus = [r for r, _ in rows], [c for _, c in rows]
             print(f"{tree.name} ({mode}, {len(rows)} reads of {args.files:,} files): "
