@@ -283,9 +283,13 @@ def test_engine_errors_surface_at_close(tmp_path: Path) -> None:
         with pytest.raises(OSError) as ei:
             os.fsync(fd)
         assert ei.value.errno == errno.ENOSPC
+        with pytest.raises(OSError) as ei:  # the failed upload poisons the file: no later write is taken
+            os.write(fd, b"more")
+        assert ei.value.errno == errno.ENOSPC
         with pytest.raises(OSError) as ei:
             os.close(fd)
         assert ei.value.errno == errno.ENOSPC
+        assert os.listdir(m.path("full")) == [] and not m.path("full", "g").exists()
     finally:
         m.stop()
         cleanup(tmp_path)

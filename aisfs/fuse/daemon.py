@@ -195,7 +195,7 @@ async def _upload_pending(ops: AisOps, backend: Backend) -> None:
     """Files still open for writing at shutdown are uploaded (shielded, bounded), like a last close."""
     with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_UPLOAD_SECONDS):
         for st in list(ops.states.values()):
-            if st.dirty and not st.deleted:
+            if st.dirty and not st.detached:
                 try:
                     await st.commit(backend)
                 except Exception:

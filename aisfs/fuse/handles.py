@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Iterator
 
 import trio
 
@@ -14,6 +14,7 @@ from engine.meta import ObjectMeta
 
 from .attrs import ATIME, CTIME, MTIME
 from .backend import Backend, Reader, Staging
+from .errnos import to_errno
 from .upload import STREAM_MIN, Upload
 
 CHUNK = 4 << 20
@@ -30,6 +31,7 @@ class WriteState:
         self.dirty = False
         self.gen = 0             # bumped by every change, so a commit racing a write leaves it dirty
         self.deleted = False
+        self.failed = 0          # errno of a write, truncate or commit that failed (see `_failing`)
         self.refs = 0
         self.mtime_ns = time.time_ns()
         self.lock = trio.Lock()  # held by commits, writes and truncates: a commit sees one content
@@ -77,6 +79,30 @@ class WriteState:
     def size(self) -> int:
         return self.file.size
 
+    @property
+    def detached(self) -> bool:
+        """No longer what the name holds (unlinked, replaced, or a write failed): new opens, listings and
+        commits pass it by; only its open handles still see it."""
+        return self.deleted or self.failed != 0
+
+    def _check(self) -> None:
+        if self.failed:
+            raise OSError(self.failed, "an earlier write to this file failed; the object keeps its previous content")
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """A write or truncate that fails (a full disk) may leave part of its bytes in the staging, and a
+        commit that fails was reported to the closing process: from then on nothing of the file is committed
+        (the object keeps its previous content), readers opening it get that content, and every later write,
+        flush and fsync on it fails the same way. A retry at release never lands what a close said failed."""
+        self._check()
+        try:
+            yield
+        except Exception as e:
+            self.failed = to_errno(e)
+            self._stop_streaming()
+            raise
+
     def touch(self) -> None:
         """Content changed: the new object's times are the commit's, not ones set earlier by utimes."""
         self.dirty = True
@@ -87,12 +113,13 @@ class WriteState:
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:  # never into content a commit is hashing or has made an object's data
-            await self._own_file()
-            appending = offset == self.size
-            if len(data) > THREAD_WRITE:
-                n = await trio.to_thread.run_sync(self.file.pwrite, data, offset)
-            else:
-                n = self.file.pwrite(data, offset)
+            with self._failing():
+                await self._own_file()
+                appending = offset == self.size
+                if len(data) > THREAD_WRITE:
+                    n = await trio.to_thread.run_sync(self.file.pwrite, data, offset)
+                else:
+                    n = self.file.pwrite(data, offset)
             self.touch()
             if not appending:
                 self._stop_streaming()
@@ -126,8 +153,9 @@ class WriteState:
     async def resize(self, size: int) -> None:
         """truncate(2) or O_TRUNC: never while a commit reads the staged copy (it would find it shrunk)."""
         async with self.lock:
-            await self._own_file()
-            await trio.to_thread.run_sync(self.file.truncate, size)
+            with self._failing():
+                await self._own_file()
+                await trio.to_thread.run_sync(self.file.truncate, size)
             self._stop_streaming()
             self.streamable = size == 0 and self._backend is not None and self._backend.streams_writes
             self.touch()
@@ -142,6 +170,10 @@ class WriteState:
 
     async def commit_locked(self, backend: Backend) -> None:
         """`commit` for a caller that holds `lock` (a rename: no commit may land under the old name)."""
+        with self._failing():
+            await self._commit(backend)
+
+    async def _commit(self, backend: Backend) -> None:
         if not self.dirty or self.deleted:
             if self.upload is not None and self.deleted:
                 self._stop_streaming()

@@ -42,7 +42,7 @@ class NamespaceOps:
 
     async def _dir_is_empty(self: "AisOps", bucket: str, key: str) -> bool:
         prefix = key + "/"
-        if any(st.bucket == bucket and st.key.startswith(prefix) and not st.deleted for st in self.states.values()):
+        if any(st.bucket == bucket and st.key.startswith(prefix) and not st.detached for st in self.states.values()):
             return False
         entries, _ = await self.b.list_page(bucket, prefix, "", 2)  # the marker, and at most one more
         return all(e.name == prefix for e in entries)

@@ -97,7 +97,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
 
     def _live_state(self, node: Node) -> WriteState | None:
         st = self.states.get(node.ino)
-        return st if st is not None and not st.deleted else None
+        return st if st is not None and not st.detached else None
 
     async def _resolve(self, bucket: str, key: str, *, is_root: bool = False) -> Resolved | None:
         """What a path is now: a directory wins over an object of the same name."""
@@ -296,7 +296,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         out: list[DirEntry] = []
         for st in list(self.states.values()):
             rel = st.key[len(prefix):]
-            if (not st.deleted and st.meta is None and st.bucket == bucket and st.key.startswith(prefix) and rel
+            if (not st.detached and st.meta is None and st.bucket == bucket and st.key.startswith(prefix) and rel
                     and "/" not in rel and await self.b.head(bucket, st.key) is None):
                 out.append(DirEntry(rel, "file"))
         return out
@@ -545,7 +545,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         if st.refs > 0:
             return
         try:
-            if st.dirty and not st.deleted:
+            if st.dirty and not st.detached:
                 await st.commit(self.b)  # last chance; an error here has no caller to go to
         except Exception:
             log.exception("upload of %s/%s at release failed", st.bucket, st.key)
