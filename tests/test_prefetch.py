@@ -71,6 +71,15 @@ def wait_cached(files: list[Path], timeout: float = 10.0) -> list[bool]:
         time.sleep(0.05)
 
 
+def assert_read_ahead(files: list[Path]) -> None:
+    """Nearly all of these files are in the page cache (waiting for them). Read-ahead is the kernel's best
+    effort (posix_fadvise(2): WILLNEED reads less "depending on virtual memory load"), and once in a full
+    suite run a few of 36 files were not there: a reader then waits on the disk for those few only."""
+    state = wait_cached(files)
+    missing = [f.name for f, ok in zip(files, state) if not ok]
+    assert len(missing) <= len(files) // 10, f"not read ahead: {missing}"
+
+
 def helpers_of(pid: int) -> list[int]:
     """The read-ahead helper processes a daemon started (its children running readahead_helper.py)."""
     kids = []
@@ -100,8 +109,7 @@ def test_reading_a_directory_in_order_reads_the_next_files_ahead(tmp_path: Path)
         files = stored_cold(c, m.data_dir, "bkt", keys)
         for i in range(4):  # `cat` of the first four files, through the mount
             assert m.path("shards", f"f{i:04d}.bin").read_bytes() == BODY
-        ahead = wait_cached(files[4:40])
-        assert all(ahead), f"not read ahead: {[keys[4 + i] for i, ok in enumerate(ahead) if not ok]}"
+        assert_read_ahead(files[4:40])
         assert m.proc is not None
         helpers = helpers_of(m.proc.pid)  # the kernel is asked from a process of its own (no GIL shared)
         assert len(helpers) == 1, helpers
@@ -110,7 +118,7 @@ def test_reading_a_directory_in_order_reads_the_next_files_ahead(tmp_path: Path)
         # and it follows the reader to the end of the directory
         for i in range(4, N - 20):
             assert m.path("shards", f"f{i:04d}.bin").read_bytes() == BODY
-        assert all(wait_cached(files[N - 20:]))
+        assert_read_ahead(files[N - 20:])
     assert not running(helpers[0]), "the read-ahead helper outlived the unmounted daemon"
 
 
@@ -122,7 +130,7 @@ def test_the_read_ahead_helper_ends_when_the_daemon_is_killed(tmp_path: Path) ->
             files = stored_cold(c, m.data_dir, "bkt", keys)
             for k in keys[:4]:
                 assert c.get(ourl("bkt", k)).content == BODY
-            assert all(wait_cached(files[4:20]))
+            assert_read_ahead(files[4:20])
             assert m.proc is not None
             helpers = helpers_of(m.proc.pid)
             assert len(helpers) == 1, helpers
@@ -156,4 +164,4 @@ def test_a_directory_read_in_order_over_s3_reads_ahead_too(tmp_path: Path) -> No
         for k in keys[:4]:  # anonymous S3 GetObject on the same port
             r = c.get(f"/bkt/{k}")
             assert r.status_code == 200 and r.content == BODY
-        assert all(wait_cached(files[4:40]))
+        assert_read_ahead(files[4:40])
