@@ -66,12 +66,16 @@ class Identity:
         return not self.access_key
 
 
-def configured_keys(engine: "Engine") -> dict[str, str]:
-    """Access key -> secret: config `s3.keys` plus AISFS_ACCESS_KEY/AISFS_SECRET_KEY."""
-    keys = dict(engine.config.doc["s3"].get("keys") or {})
+def env_keys() -> dict[str, str]:
+    """The key pair in AISFS_ACCESS_KEY/AISFS_SECRET_KEY, if both are set."""
     ak, sk = os.environ.get(ENV_ACCESS, ""), os.environ.get(ENV_SECRET, "")
-    if ak and sk:
-        keys[ak] = sk
+    return {ak: sk} if ak and sk else {}
+
+
+def configured_keys(engine: "Engine", env: dict[str, str] | None = None) -> dict[str, str]:
+    """Access key -> secret: config `s3.keys` (changeable at run time) plus `env` (`env_keys()` if None)."""
+    keys = dict(engine.config.doc["s3"].get("keys") or {})
+    keys.update(env_keys() if env is None else env)
     return keys
 
 
@@ -152,9 +156,12 @@ def _check_skew(ts: float) -> None:
 class Authenticator:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
+        # read once, when the server starts (a process's environment does not change under it); looking
+        # the two names up was ~3% of a 4 KiB GET's server CPU
+        self._env = env_keys()
 
     def authenticate(self, req: "Request") -> Identity:
-        keys = configured_keys(self.engine)
+        keys = configured_keys(self.engine, self._env)
         authz = req.headers.get("authorization", "")
         q = req.query_string
         if not keys:
