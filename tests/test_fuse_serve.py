@@ -87,7 +87,6 @@ def test_serve_beside_mount_refuses_unsigned_s3_off_loopback(tmp_path: Path) -> 
         cleanup(tmp_path)
 
 
-
 # Reads every file given, over and over, with 4 threads until the first argument exists; prints the count.
 BUSY_READER = """
 import sys, threading, os
@@ -103,6 +102,16 @@ for t in threads: t.start()
 for t in threads: t.join()
 print(count[0])
 """
+
+
+def finish(p: subprocess.Popen[str]) -> str:
+    """A reader's output once it has stopped; killed (by its PID) if it does not stop in time."""
+    try:
+        return p.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "0"
 
 
 def test_rest_answers_while_the_mount_is_busy(tmp_path: Path) -> None:
@@ -126,7 +135,7 @@ def test_rest_answers_while_the_mount_is_busy(tmp_path: Path) -> None:
                 assert r.status_code == 200 and r.content == b"probe"
         finally:
             stop.touch()
-            outs = [p.communicate(timeout=30)[0] for p in readers]
+            outs = [finish(p) for p in readers]
         assert all(p.returncode == 0 for p in readers), "a reader failed or read wrong bytes"
         busy = sum(int(o) for o in outs)
         assert busy > 500, f"the readers were not busy: {busy} reads"

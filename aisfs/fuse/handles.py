@@ -87,7 +87,8 @@ class WriteState:
 
     def _check(self) -> None:
         if self.failed:
-            raise OSError(self.failed, "an earlier write to this file failed; the object keeps its previous content")
+            raise OSError(self.failed, "an earlier write or upload of this file failed; "
+                                       "the object keeps its previous content")
 
     @contextlib.contextmanager
     def _failing(self) -> Iterator[None]:
