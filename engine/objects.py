@@ -8,7 +8,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable, Iterator, Sequence
 
 import trio
 
@@ -352,6 +352,13 @@ class ObjectOps:
         self.stats.add("del.n", sum(r is not None for r in rows))
         return rows
 
+    def _remove_batches(self: "Engine", bid: str, keys: Iterable[str]) -> Iterator[list[tuple[str, Row | None]]]:
+        """`_remove` of many keys, DELETE_BATCH per transaction: each batch's (key, removed row) pairs, for
+        a caller that lets the event loop run between batches."""
+        it = iter(keys)
+        while batch := list(itertools.islice(it, DELETE_BATCH)):
+            yield list(zip(batch, self._remove(bid, batch)))
+
     async def rename_object(self: "Engine", bucket: str, src: str, dst: str, *, durable: bool = True) -> ObjectMeta:
         """Atomically move `src` to `dst` within a bucket, replacing `dst` if it exists."""
         _, bid = self._bucket(bucket, ACCESS_PUT | ACCESS_DELETE)
@@ -467,9 +474,8 @@ class ObjectOps:
             return tmpl.expand()
 
         async def work(job: Job) -> None:
-            keys = iter(candidates())
-            while batch := list(itertools.islice(keys, DELETE_BATCH)):
-                for key, old in zip(batch, self._remove(bid, batch)):
+            for removed in self._remove_batches(bid, candidates()):
+                for key, old in removed:
                     if old is not None:
                         job.objs += 1
                         job.bytes += old[3]

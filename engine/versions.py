@@ -19,7 +19,7 @@ import trio
 
 from .bprops import ACCESS_DELETE, ACCESS_GET, ACCESS_HEAD, ACCESS_PUT
 from .errors import AisError, BucketNotEmpty, ObjectNotFound, VersionNotFound
-from .index import COLUMNS, DELETE_BATCH, Row, register_schema, row_to_meta
+from .index import COLUMNS, Row, register_schema, row_to_meta
 from .meta import ObjectMeta
 from .names import prefix_upper_bound
 
@@ -221,8 +221,7 @@ async def delete_many(eng: "Engine", bucket: str, items: list[tuple[str, str]]) 
         return [e] * len(items)
     results: list[Deleted | AisError] = []
     if not status(props) and not any(vid for _, vid in items):
-        for lo in range(0, len(items), DELETE_BATCH):
-            eng._remove(bid, [key for key, _ in items[lo:lo + DELETE_BATCH]])
+        for _ in eng._remove_batches(bid, (key for key, _ in items)):
             await trio.sleep(0)
         results += [Deleted() for _ in items]
     else:
