@@ -276,3 +276,4 @@ def test_a_remote_mount_fsync_is_durable_without_the_servers_fsync_policy(server
         assert not any("syncfs(" in ln for ln in lines), lines
     finally:
         m.stop()
+        cleanup(tmp_path / "remote")

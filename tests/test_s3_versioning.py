@@ -92,7 +92,7 @@ def test_suspended_writes_the_null_version(s3: Any) -> None:
 def test_delete_objects_in_a_versioned_bucket(s3: Any) -> None:
     """DeleteObjects as for one key at a time: a plain key gets a delete marker (reported with its id), a
     key with a VersionId loses that version, and a version id that does not exist is no error (as S3 answers
-a DeleteObject of one)."""
+    a DeleteObject of one)."""
     s3.create_bucket(Bucket="vdel")
     s3.put_bucket_versioning(Bucket="vdel", VersioningConfiguration={"Status": "Enabled"})
     a1 = s3.put_object(Bucket="vdel", Key="a", Body=b"a1")["VersionId"]
