@@ -7,12 +7,24 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def tmpfs(path: Path, size: int) -> Iterator[Path]:
+    """A file system of its own at `path` (a new directory), `size` bytes; unmounted even when the test fails."""
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "aisfs-test", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from fuse_support import Mount, cleanup, with_engine
 from restkit import create_bucket, ourl
-from support import Server
+from support import Server, tmpfs
 
 MIB = 1 << 20
 SMALL_FS = 4 * MIB
@@ -24,14 +23,9 @@ SMALL_FS = 4 * MIB
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB filesystem to use as the only mountpath; unmounted even when the test fails."""
-    d = tmp_path / "small"
-    d.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_FS}", "aisfs-test", str(d)], check=True)
-    try:
+    """A 4 MiB filesystem to use as the only mountpath."""
+    with tmpfs(tmp_path / "small", SMALL_FS) as d:
         yield d
-    finally:
-        subprocess.run(["umount", str(d)], check=True)
 
 
 def leftovers(mp: Path) -> list[Path]:

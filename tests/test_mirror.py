@@ -1,6 +1,6 @@
 """N-way mirror over /v1 and S3 on a server with several mountpaths: copies on distinct disks, reads that
-survive a lost disk or a rotten copy, make-n-copies both ways, deletes that take every copy, and a
-crash leftover copy cleaned at start-up."""
+survive a lost disk or a rotten copy, make-n-copies both ways, deletes that take every copy, a
+crash leftover copy cleaned at start-up, and copies between mountpaths on different file systems."""
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +18,7 @@ from engine.core import Engine
 from fuse_support import cleanup, mounted, with_engine
 from restkit import act, assert_error, bucket_props, create_bucket, data_file, list_all, ourl, set_props, wait_job
 from s3kit import client, keyed_server
-from support import Server, run_cli
+from support import Server, run_cli, tmpfs
 
 MIRRORED = {"mirror": {"enabled": True, "copies": 2}}
 
@@ -341,3 +341,37 @@ def test_older_versions_get_copies_and_are_read_from_them(tmp_path: Path, disks:
             assert _files(disks[0]) == _files(disks[1]) and len(_files(disks[0])) == 2
     finally:
         srv.stop()
+
+
+def test_copies_between_mountpaths_on_two_file_systems(tmp_path: Path) -> None:
+    """Object copies and multipart assembly go through the kernel (copy_file_range) where the two files
+    share a file system and through the server otherwise: either way every byte and checksum arrives."""
+    with tmpfs(tmp_path / "tmpfs", 64 << 20) as other_fs:
+        disk = tmp_path / "disk"
+        srv = keyed_server(tmp_path / "data", "--mountpath", str(disk), "--mountpath", str(other_fs))
+        try:
+            s3 = client(srv.url)
+            s3.create_bucket(Bucket="cpy")   # an S3 bucket: md5 checksums, as S3 clients expect
+            src = os.urandom(6 << 20)
+            s3.put_object(Bucket="cpy", Key="src", Body=src)
+            keys = [f"copy-{i:02d}" for i in range(12)]
+            for k in keys:
+                s3.copy_object(Bucket="cpy", Key=k, CopySource={"Bucket": "cpy", "Key": "src"})
+            up = s3.create_multipart_upload(Bucket="cpy", Key="mpu")["UploadId"]
+            parts = [s3.upload_part_copy(Bucket="cpy", Key="mpu", UploadId=up, PartNumber=n, CopySource="cpy/src",
+                                         CopySourceRange=rng)["CopyPartResult"]["ETag"]
+                     for n, rng in ((1, f"bytes=0-{(5 << 20) - 1}"), (2, f"bytes={5 << 20}-{len(src) - 1}"))]
+            s3.complete_multipart_upload(Bucket="cpy", Key="mpu", UploadId=up, MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(parts, 1)]})
+            with srv.client() as c:
+                homes = {data_file(tmp_path / "data", bucket_props(c, "cpy")["bid"], k).parent.parent.parent.parent
+                         for k in ["src", *keys]}
+                assert homes == {disk, other_fs}, "the copies should land on both mountpaths"
+                for k in [*keys, "mpu"]:
+                    r = c.get(ourl("cpy", k))
+                    assert r.status_code == 200 and r.content == src, k
+                    assert r.headers["ais-checksum-value"] == hashlib.md5(src).hexdigest(), k
+                    assert r.headers["ais-checksum-type"] == "md5"
+            assert s3.head_object(Bucket="cpy", Key="copy-00")["ETag"] == f'"{hashlib.md5(src).hexdigest()}"'
+        finally:
+            srv.stop()
