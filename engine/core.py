@@ -75,6 +75,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         self._doomed, self._doomed_recv = trio.open_memory_channel[list[FileRef]](math.inf)
         self.prefetcher = Prefetcher(IndexReader(self.index.path), self._data_path)
         self.open_files = OpenFiles()
+        self.mpu_slots = multipart.Slots()
         self.started_ns = time.time_ns()
 
     @classmethod

@@ -2,8 +2,15 @@
 
 Parts are data files on the mountpaths, written through WorkFile like any object but indexed
 only in this module's tables, so an unfinished upload is invisible to listings and reads.
-Completion concatenates the parts into one WorkFile and commits it like a PUT, so the finished
-object appears atomically (and as a new version where S3 versioning is on).
+
+Clients cut an object into parts of one size (the last one shorter), so an upload's parts are
+written straight into one sparse file, its slab: part N at (N-1) times the size of the part that
+created the slab. When the completed parts are exactly parts 1..N of the slab, the slab itself
+becomes the object's data file (cut to size and hashed, never copied), so a multipart upload
+writes its bytes once. Parts that do not fit (another size, a part number uploaded again, a size
+the request does not declare) get files of their own, and then completion concatenates the parts
+into a new WorkFile. Either way the object is committed like a PUT, in the same index transaction
+that removes the upload, so it appears atomically (and as a new version where S3 versioning is on).
 """
 from __future__ import annotations
 
@@ -16,6 +23,8 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
+
+import trio
 
 from .bprops import ACCESS_GET, ACCESS_PUT
 from .checksum import hex_to_b64, new_hasher
@@ -33,6 +42,7 @@ MIN_PART = 5 << 20
 ASSEMBLE_STEP = 64 << 20   # completion copies (and reports progress) in steps of this size
 MAX_PART = 5 << 30
 MAX_PARTS = 10_000
+MAX_SLAB = 5 << 40   # S3's largest object: a part that would end past it in the slab gets a file of its own
 LAYOUT = "x-mpu-parts"   # in ObjectMeta.headers of a completed upload: how to find part N again
 
 SCHEMA = """
@@ -43,6 +53,8 @@ CREATE TABLE IF NOT EXISTS s3_parts(
     upload_id TEXT NOT NULL, part INTEGER NOT NULL, mp INTEGER NOT NULL, fid TEXT NOT NULL, size INTEGER NOT NULL,
     md5 TEXT NOT NULL, mtime INTEGER NOT NULL, checksum TEXT NOT NULL,
     PRIMARY KEY(upload_id, part)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS s3_slabs(
+    upload_id TEXT PRIMARY KEY, mp INTEGER NOT NULL, fid TEXT NOT NULL, slot INTEGER NOT NULL) WITHOUT ROWID;
 """
 register_schema(SCHEMA)
 
@@ -87,8 +99,63 @@ class Part:
     algo: str = ""    # which algorithm `checksum` is (where the caller needs to name it)
 
 
+@dataclass(slots=True)
+class Slots:
+    """What only the event loop knows of slabs: part slots being written and slabs being made into
+    objects. A restart forgets both, as it ends the writes they describe."""
+
+    writing: set[tuple[str, int]] = field(default_factory=set)   # (upload id, part number)
+    adopting: set[str] = field(default_factory=set)              # upload ids
+
+
 def _db(eng: "Engine") -> sqlite3.Connection:
     return eng.index.db
+
+
+def _slab(eng: "Engine", upload_id: str) -> tuple[int, str, int] | None:
+    """(mountpath id, file id, slot size) of the upload's slab, if it has one."""
+    return _db(eng).execute("SELECT mp, fid, slot FROM s3_slabs WHERE upload_id=?", (upload_id,)).fetchone()
+
+
+def _new_slab(eng: "Engine", bid: str, key: str, upload_id: str, slot: int) -> tuple[int, str, int]:
+    """An empty slab in `%ob`, where the object will live; its row makes it referenced from the start."""
+    mp = eng.mountpaths.place(bid, key)
+    fid = mp.new_fid()
+    mp.ensure_fanout(fid)
+    os.close(os.open(mp.data_path(fid), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+    _db(eng).execute("INSERT INTO s3_slabs VALUES(?,?,?,?)", (upload_id, mp.id, fid, slot))
+    return mp.id, fid, slot
+
+
+def _slot_writer(eng: "Engine", bid: str, key: str, upload_id: str, number: int, size: int | None,
+                 hash_types: set[str]) -> WorkFile | None:
+    """A writer into part `number`'s slot of the upload's slab (claimed until `_release`), or None
+    where the part goes to a file of its own: its size undeclared, under MIN_PART for a slab's first
+    part, or over the slot; that part number stored or being written already; the slab in use."""
+    claim = (upload_id, number)
+    if size is None or claim in eng.mpu_slots.writing or upload_id in eng.mpu_slots.adopting:
+        return None
+    if _db(eng).execute("SELECT 1 FROM s3_parts WHERE upload_id=? AND part=?", claim).fetchone():
+        return None   # a slot's bytes never change while a row refers to them
+    slab = _slab(eng, upload_id)
+    if slab is None:
+        if size < MIN_PART:
+            return None
+        slab = _new_slab(eng, bid, key, upload_id, size)
+    mp_id, fid, slot = slab
+    if size > slot or (number - 1) * slot + size > MAX_SLAB or mp_id not in eng.mountpaths.by_id:
+        return None
+    try:
+        wf = WorkFile.in_place(eng.mountpaths.get(mp_id), fid, hash_types, offset=(number - 1) * slot)
+    except FileNotFoundError:   # a crash took it before any part was stored in it
+        return None
+    eng.mpu_slots.writing.add(claim)
+    return wf
+
+
+def _release(eng: "Engine", upload_id: str, number: int, wf: WorkFile) -> None:
+    if wf.shared:
+        eng.mpu_slots.writing.discard((upload_id, number))
 
 
 def _upload(eng: "Engine", bucket: str, key: str, upload_id: str, access: int) -> tuple[dict[str, Any], str, Upload]:
@@ -126,13 +193,15 @@ async def _store_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
     await wf.place(fsync=eng.config.doc["write_policy"]["fsync"])
     _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)  # aborted meanwhile?
     md5 = wf.hasher.hexdigest("md5")
-    fid = wf.commit(json.dumps({"bid": bid, "key": key, "upload": upload_id, "part": number}).encode())
+    lom = b"" if wf.shared else json.dumps({"bid": bid, "key": key, "upload": upload_id, "part": number}).encode()
+    fid = wf.commit(lom)
     now = time.time_ns()
     db = _db(eng)
     old = db.execute("SELECT mp, fid FROM s3_parts WHERE upload_id=? AND part=?", (upload_id, number)).fetchone()
     db.execute("INSERT OR REPLACE INTO s3_parts VALUES(?,?,?,?,?,?,?,?)",
                (upload_id, number, wf.mp.id, fid, wf.size, md5, now, checksum))
-    if old:
+    slab = _slab(eng, upload_id)
+    if old and (slab is None or old[1] != slab[1]):   # the slab holds other parts
         eng._unlink_files([tuple(old)])
     await eng.make_durable()
     return Part(number, wf.size, md5, now, checksum, algo if checksum else "")
@@ -148,7 +217,9 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
         raise EntityTooLarge(f"a part may be at most {MAX_PART} bytes")
     eng._check_space()
     verify = {t: v.lower() for t, v in (verify or {}).items()}
-    wf = WorkFile(eng.mountpaths.place(bid, key), {"md5", *verify, *([checksum_algo] if checksum_algo else [])})
+    hash_types = {"md5", *verify, *([checksum_algo] if checksum_algo else [])}
+    wf = (_slot_writer(eng, bid, key, upload_id, number, size, hash_types)
+          or WorkFile(eng.mountpaths.place(bid, key), hash_types))
     try:
         await wf.receive(body, size=size, limit=MAX_PART, verify=verify)
         if checksum_algo and not checksum:
@@ -157,6 +228,8 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
     except BaseException:
         wf.abort()
         raise
+    finally:
+        _release(eng, upload_id, number, wf)
 
 
 async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, reader: Any,
@@ -217,15 +290,16 @@ async def abort(eng: "Engine", bucket: str, key: str, upload_id: str) -> None:
     _drop(eng, [upload_id])
 
 
-def _forget(eng: "Engine", upload_ids: list[str]) -> list[tuple[int, str]]:
-    """Remove uploads from the index; returns their part files."""
+def _forget(eng: "Engine", upload_ids: list[str], keep: str = "") -> list[tuple[int, str]]:
+    """Remove uploads from the index; returns their part files and slabs (each once), but `keep`."""
     db = _db(eng)
     files: list[tuple[int, str]] = []
     for uid in upload_ids:
-        files += [(mp, fid) for mp, fid in db.execute("SELECT mp, fid FROM s3_parts WHERE upload_id=?", (uid,))]
-        db.execute("DELETE FROM s3_parts WHERE upload_id=?", (uid,))
+        for table in ("s3_parts", "s3_slabs"):
+            files += [(mp, fid) for mp, fid in db.execute(f"SELECT mp, fid FROM {table} WHERE upload_id=?", (uid,))]
+            db.execute(f"DELETE FROM {table} WHERE upload_id=?", (uid,))
         db.execute("DELETE FROM s3_uploads WHERE upload_id=?", (uid,))
-    return files
+    return [f for f in dict.fromkeys(files) if f[1] != keep]
 
 
 def _drop(eng: "Engine", upload_ids: list[str]) -> None:
@@ -299,25 +373,30 @@ def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
 
 
 async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
-    """Copy the parts into one work file and commit it as the object (then `c.meta` is set).
+    """Make the parts the object (then `c.meta` is set): the slab itself where the parts are exactly
+    its parts 1..N, else a new file the parts are copied into.
 
-    Yields the bytes copied so far every ASSEMBLE_STEP, so a caller can keep its client's
+    Yields the bytes hashed or copied so far every ASSEMBLE_STEP, so a caller can keep its client's
     connection alive while a large object is put together.
     """
-    fds: list[int] = []
     algo = c.upload.meta.get("algo") or ""
     full = bool(algo and c.upload.meta.get("full"))
-    wf = WorkFile(eng.mountpaths.place(c.bid, c.key), {c.props["checksum"]["type"], *([algo] if full else [])})
-    done = 0
+    hash_types = {c.props["checksum"]["type"], *([algo] if full else [])}
+    slab = _slab(eng, c.upload_id)
+    adopt = slab is not None and _fills_slab(eng, c, slab)
+    wf: WorkFile | None = None
+    if adopt:
+        eng.mpu_slots.adopting.add(c.upload_id)   # no part may take a slot of it from now on
     try:
-        for r in c.chosen:   # all opened first: a part re-uploaded meanwhile cannot change what was checked
-            fds.append(_open_part(eng, r))
-        for r, fd in zip(c.chosen, fds):
-            for off in range(0, r[3], ASSEMBLE_STEP):
-                n = min(ASSEMBLE_STEP, r[3] - off)
-                await wf.copy_from(fd, off, n)
-                done += n
-                yield done
+        if adopt:
+            assert slab is not None
+            wf = WorkFile.in_place(eng.mountpaths.get(slab[0]), slab[1], hash_types, offset=0)
+            steps = _take_slab(wf, c.size)
+        else:
+            wf = WorkFile(eng.mountpaths.place(c.bid, c.key), hash_types)
+            steps = _copy_parts(eng, c, wf, slab)
+        async for done in steps:
+            yield done
         await wf.finish()
         await eng._place_data(c.props, c.bid, c.key, wf)
         up = c.upload
@@ -329,17 +408,64 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
             headers[f"x-amz-checksum-{algo}"] = _composite_checksum(algo, [r[6] for r in c.chosen])
         # Someone may have aborted (or completed) the upload while we copied: re-check before commit.
         _upload(eng, c.bucket, c.key, c.upload_id, ACCESS_PUT)
+        keep = wf.fid if adopt else ""
         c.meta = eng._commit(c.bucket, c.bid, c.props, c.key, wf, content_type=up.meta.get("ctype", ""),
                              custom=dict(up.meta.get("custom") or {}), headers=headers,
-                             etag=multipart_etag([r[4] for r in c.chosen]), cond=c.cond)
+                             etag=multipart_etag([r[4] for r in c.chosen]), cond=c.cond,
+                             also=lambda: _forget(eng, [c.upload_id], keep=keep))
     except BaseException:
-        wf.abort()
+        if wf is not None:
+            wf.abort()   # a slab stays: the upload can still be completed or aborted
         raise
+    finally:
+        if adopt:
+            eng.mpu_slots.adopting.discard(c.upload_id)
+    await eng.make_durable()
+
+
+def _fills_slab(eng: "Engine", c: Completion, slab: tuple[int, str, int]) -> bool:
+    """The completion takes every stored part, and they are the slab's parts 1..N, each a full slot
+    but the last: then the slab, cut after part N, is the object."""
+    mp, fid, slot = slab
+    busy = c.upload_id in eng.mpu_slots.adopting or any(uid == c.upload_id for uid, _ in eng.mpu_slots.writing)
+    if busy or mp not in eng.mountpaths.by_id:
+        return False
+    rows = c.chosen
+    return (rows == _parts(eng, c.upload_id)   # nothing stored since the check, nothing left out
+            and [r[0] for r in rows] == list(range(1, len(rows) + 1))
+            and all(r[1] == mp and r[2] == fid for r in rows)
+            and all(r[3] == slot for r in rows[:-1]) and rows[-1][3] <= slot)
+
+
+async def _take_slab(wf: WorkFile, size: int) -> AsyncIterator[int]:
+    """The slab's first `size` bytes as the object's data: what lies past them (bytes of parts that
+    failed or were never completed) is cut off, the rest hashed where it is."""
+    await trio.to_thread.run_sync(wf.truncate, size)
+    fd = os.open(wf.mp.data_path(wf.fid), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for off in range(0, size, ASSEMBLE_STEP):
+            await wf.take_written(fd, off, min(ASSEMBLE_STEP, size - off))
+            yield wf.size
+    finally:
+        os.close(fd)
+
+
+async def _copy_parts(eng: "Engine", c: Completion, wf: WorkFile,
+                      slab: tuple[int, str, int] | None) -> AsyncIterator[int]:
+    """Copy the chosen parts, from their own files or their slots in the slab, into `wf`."""
+    fds: list[int] = []
+    try:
+        for r in c.chosen:   # all opened first: a part re-uploaded meanwhile cannot change what was checked
+            fds.append(_open_part(eng, r))
+        for r, fd in zip(c.chosen, fds):
+            base = (r[0] - 1) * slab[2] if slab is not None and r[2] == slab[1] else 0
+            for off in range(0, r[3], ASSEMBLE_STEP):
+                n = min(ASSEMBLE_STEP, r[3] - off)
+                await wf.copy_from(fd, base + off, n)
+                yield wf.size
     finally:
         for fd in fds:
             os.close(fd)
-    _drop(eng, [c.upload_id])
-    await eng.make_durable()
 
 
 async def complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted: list[tuple[int, str]]) -> ObjectMeta:

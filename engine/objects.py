@@ -8,7 +8,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterable, Callable, Iterable, Iterator, Sequence
 
 import trio
 
@@ -229,9 +229,11 @@ class ObjectOps:
 
     def _commit(self: "Engine", bucket: str, bid: str, props: dict[str, Any], key: str, wf: WorkFile, *,
                 content_type: str, custom: dict[str, str], headers: dict[str, str], etag: str | None,
-                cond: WriteCondition | None = None) -> ObjectMeta:
+                cond: WriteCondition | None = None,
+                also: Callable[[], list[tuple[int, str]]] | None = None) -> ObjectMeta:
         """Index a placed file as the key's new version; `cond` is checked inside the index transaction (a
-        failure rolls it back and removes the file)."""
+        failure rolls it back and removes the file); `also` runs inside it too (a finished multipart
+        upload's rows go with the commit) and returns more data files to remove after it."""
         ctype = props["checksum"]["type"]
         now = time.time_ns()
         old_row = self.index.get(bid, key)
@@ -249,12 +251,12 @@ class ObjectOps:
         def replace(old: Row | None) -> list[tuple[int, str]]:
             if cond is not None:
                 cond.check(bucket, key, old)
-            return versions.retire(self, bid, props, old, key, meta.vid)
+            return versions.retire(self, bid, props, old, key, meta.vid) + (also() if also else [])
 
         try:  # the replaced version is kept (or let go) in the same transaction as the new row
             drop = self.index.put(bid, meta, replace, copies=[mp.id for mp in wf.copies])
         except BaseException:
-            for path in self._paths(wf.placed_files()):
+            for path in self._paths(wf.own_files()):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
             raise

@@ -84,8 +84,27 @@ class WorkFile:
         self.copies: list[Mountpath] = []   # mirror copies made by `mirror`, placed with the file
         self.placed = False                 # renamed into `%ob` (with its copies), not yet referenced
         self.sealed = False                 # committed: an object's data now, never removed by its writer
+        self.shared = False                 # a file this writer did not create (see `in_place`): never removed
         self._buf = bytearray()
         self._fd = os.open(self.path, access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+
+    @classmethod
+    def in_place(cls, mp: Mountpath, fid: str, hash_types: set[str], *, offset: int) -> "WorkFile":
+        """A writer into a data file already in `%ob` that others refer to (a multipart upload's slab,
+        see engine/multipart.py), from `offset` on. Nothing it does removes, renames or stamps the
+        file: a failed write leaves bytes no row refers to, which the next writer of that range replaces."""
+        wf = cls.__new__(cls)
+        wf.mp, wf.fid, wf.path = mp, fid, mp.data_path(fid)
+        wf.hasher = MultiHasher(hash_types)
+        wf.size, wf.copies, wf._buf = 0, [], bytearray()
+        wf.placed, wf.sealed, wf.shared = False, False, True   # `place` places only its copies
+        wf._fd = os.open(wf.path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.lseek(wf._fd, offset, os.SEEK_SET)
+        except BaseException:
+            os.close(wf._fd)
+            raise
+        return wf
 
     def _write_sync(self, data: bytes | bytearray | memoryview) -> None:
         self.hasher.update(data)
@@ -172,6 +191,20 @@ class WorkFile:
             raise ObjectCorrupted(f"source data changed while copied ({copied} bytes copied, {hashed} hashed)")
         self.size += copied
 
+    def truncate(self, size: int) -> None:
+        """Cut the file to `size` bytes (an adopted slab, past its last part)."""
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError as e:
+            raise space_error(e) from e
+
+    async def take_written(self, fd: int, offset: int, length: int) -> None:
+        """Count bytes already in the file (read through `fd`) as written: hashed, not copied."""
+        n = await trio.to_thread.run_sync(self._hash_range, fd, offset, length)
+        if n != length:
+            raise ObjectCorrupted(f"the file ended {length - n} bytes early")
+        self.size += n
+
     def _hash_range(self, fd: int, offset: int, length: int) -> int:
         pos, end = offset, offset + length
         while pos < end:
@@ -237,6 +270,10 @@ class WorkFile:
         """(mountpath id, file id) of the data file and its copies."""
         return [(mp.id, self.fid) for mp in (self.mp, *self.copies)]
 
+    def own_files(self) -> list[tuple[int, str]]:
+        """The placed files this writer may remove when its commit fails: a shared file is not among them."""
+        return [(mp.id, self.fid) for mp in (*([] if self.shared else [self.mp]), *self.copies)]
+
     async def place(self, *, fsync: bool) -> None:
         """Rename the finished file and its copies into `%ob`, then (`fsync`) make the file and those
         directories durable there, the syncs side by side (the block layer merges their flushes). Rename
@@ -246,7 +283,8 @@ class WorkFile:
         if not self.placed:
             done: list[Mountpath] = []
             try:
-                for mp in (*self.copies, self.mp):   # the original last: once it is in place, so is every copy
+                ours = [] if self.shared else [self.mp]   # a shared file is in `%ob` already
+                for mp in (*self.copies, *ours):   # the original last: once it is in place, so is every copy
                     mp.ensure_fanout(self.fid)
                     os.rename(mp.work_path(self.fid), mp.data_path(self.fid))
                     done.append(mp)
@@ -270,13 +308,14 @@ class WorkFile:
         """Back to a work file (its copies removed), for a commit that failed before it was referenced."""
         self._remove(self.copies)
         self.copies = []
-        if self.placed:
+        if self.placed and not self.shared:
             os.rename(self.mp.data_path(self.fid), self.path)
-            self.placed = False
+        self.placed = False
 
     def commit(self, lom: bytes) -> str:
-        """Stamp the metadata copy on the placed file and let it go; returns the data file id."""
-        self._stamp(lom)
+        """Stamp the metadata copy (`lom`, if any) on the placed file and let it go; returns the data file id."""
+        if lom:
+            self._stamp(lom)
         self.sealed = True
         os.close(self._fd)
         self._fd = -1
@@ -296,7 +335,7 @@ class WorkFile:
             os.close(self._fd)
             self._fd = -1
         if not self.sealed:
-            self._remove([self.mp, *self.copies])
+            self._remove(self.copies if self.shared else [self.mp, *self.copies])
             self.copies = []
 
     def _remove(self, mps: list[Mountpath]) -> None:
