@@ -27,6 +27,20 @@ def tmpfs(path: Path, size: int) -> Iterator[Path]:
         subprocess.run(["umount", str(path)], check=True)
 
 
+def data_files(server: "Server") -> set[Path]:
+    """Every data file on a server's default mountpath (`<data dir>/mpath/%ob/xx/yy/<fid>`)."""
+    return set((server.data_dir / "mpath" / "%ob").glob("*/*/*"))
+
+
+def settled_data_files(server: "Server", want: int, timeout: float = 5.0) -> set[Path]:
+    """The data files once there are `want` of them (the engine unlinks dropped files off its event
+    loop), or as they are after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while len(files := data_files(server)) != want and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return files
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

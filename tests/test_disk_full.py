@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from fuse_support import Mount, cleanup, with_engine

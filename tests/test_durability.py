@@ -17,7 +17,7 @@ import pytest
 from fuse_support import Mount, cleanup, with_engine
 from restkit import act, create_bucket
 from strace_support import Strace
-from support import Server
+from support import Server, data_files
 
 TRACED = "fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,sendto,write,sendmsg,pwrite64"
 DATA_FSYNC = r"fsync\(\d+<[^>]*/%ob/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{24}>"   # a data file in place
@@ -39,10 +39,6 @@ def first(lines: list[str], pattern: str, after: int = -1) -> int:
             resumed = re.compile(rf"{pid}\s+<\.\.\. {call} resumed>")   # strace pads short pids
             return next(j for j in range(i + 1, len(lines)) if resumed.match(lines[j]))
     raise AssertionError(f"no {pattern!r} after line {after}:\n" + "\n".join(lines[-60:]))
-
-
-def data_files(server: Server) -> set[Path]:
-    return set((server.data_dir / "mpath" / "%ob").glob("*/*/*"))
 
 
 def traced(server: Server, tmp_path: Path, name: str, request: Callable[[httpx.Client], httpx.Response],

@@ -6,7 +6,6 @@ import hashlib
 import os
 import time
 from datetime import datetime
-from pathlib import Path
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
@@ -17,7 +16,7 @@ import xxhash
 
 from restkit import (act, assert_error, bucket_props, create_bucket, data_file, list_all, list_page, names, ourl,
                      set_props)
-from support import Server
+from support import Server, data_files, settled_data_files
 
 
 @pytest.fixture(scope="module")
@@ -276,24 +275,19 @@ def test_non_recursive_listing_folds_at_slash(c: httpx.Client) -> None:
 def test_deleted_and_replaced_data_files_are_reclaimed(server: Server) -> None:
     """DELETE and overwrite free the old data files (off the request path), also when the server stops
     right after answering: nothing the index no longer references is left on disk."""
-    def data_files() -> set[Path]:
-        return {p for p in (server.data_dir / "mpath" / "%ob").rglob("*") if p.is_file()}
-
     with server.client() as c:
         create_bucket(c, "reap")
         for i in range(5):
             assert c.put(ourl("reap", f"k{i}"), content=os.urandom(2 << 20)).status_code == 200
         bid = bucket_props(c, "reap")["bid"]
         kept = data_file(server.data_dir, bid, "k4")
-        assert len(data_files()) == 5
+        assert len(data_files(server)) == 5
         for i in range(4):
             assert c.put(ourl("reap", f"k{i}"), content=b"small now").status_code == 200  # replaces
         assert c.delete(ourl("reap", "k0")).status_code == 200
-        deadline = time.monotonic() + 5
-        while len(data_files()) != 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(data_files()) == 4 and kept in data_files()
+        files = settled_data_files(server, 4)
+        assert len(files) == 4 and kept in files
         for i in range(1, 4):
             assert c.delete(ourl("reap", f"k{i}")).status_code == 200
     server.stop()  # at once: whatever was still queued is removed at close
-    assert data_files() == {kept}
+    assert data_files(server) == {kept}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 import zlib
 from typing import Any
 
@@ -14,7 +13,7 @@ from awscrt.checksums import crc64nvme
 from botocore.exceptions import ClientError
 
 from s3kit import error_code, no_retries, random_bytes
-from support import Server
+from support import Server, data_files, settled_data_files
 
 MiB = 1 << 20
 
@@ -24,18 +23,6 @@ def s3(s3: Any) -> Any:
     """The shared client, with this module's bucket."""
     s3.create_bucket(Bucket="mpu")
     return s3
-
-
-def data_files(s3_srv: Server) -> int:
-    return sum(1 for p in (s3_srv.data_dir / "mpath" / "%ob").rglob("*") if p.is_file())
-
-
-def settled_data_files(s3_srv: Server, want: int, timeout: float = 5.0) -> int:
-    """The data-file count once space is reclaimed (the engine unlinks dropped files off its event loop)."""
-    deadline = time.monotonic() + timeout
-    while (n := data_files(s3_srv)) != want and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return n
 
 
 def test_upload_complete_and_read_parts(s3: Any, s3_srv: Server) -> None:
@@ -86,7 +73,7 @@ def test_upload_complete_and_read_parts(s3: Any, s3_srv: Server) -> None:
 
 
 def test_entity_too_small_and_abort_cleans_up(s3: Any, s3_srv: Server) -> None:
-    before = data_files(s3_srv)
+    before = len(data_files(s3_srv))
     uid = s3.create_multipart_upload(Bucket="mpu", Key="small")["UploadId"]
     e1 = s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=1, Body=b"a" * 100)["ETag"]
     e2 = s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=2, Body=b"b" * 100)["ETag"]
@@ -94,9 +81,9 @@ def test_entity_too_small_and_abort_cleans_up(s3: Any, s3_srv: Server) -> None:
         s3.complete_multipart_upload(Bucket="mpu", Key="small", UploadId=uid, MultipartUpload={
             "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
     assert error_code(e) == "EntityTooSmall"
-    assert data_files(s3_srv) == before + 2
+    assert len(data_files(s3_srv)) == before + 2
     s3.abort_multipart_upload(Bucket="mpu", Key="small", UploadId=uid)
-    assert settled_data_files(s3_srv, before) == before
+    assert len(settled_data_files(s3_srv, before)) == before
     with pytest.raises(ClientError) as e:
         s3.upload_part(Bucket="mpu", Key="small", UploadId=uid, PartNumber=3, Body=b"c")
     assert error_code(e) == "NoSuchUpload"
@@ -148,9 +135,9 @@ def test_destroying_a_bucket_through_v1_drops_its_uploads_and_versions(s3: Any, 
     s3.put_object(Bucket="mpdestroy", Key="k", Body=b"new")
     uid = s3.create_multipart_upload(Bucket="mpdestroy", Key="u")["UploadId"]
     s3.upload_part(Bucket="mpdestroy", Key="u", UploadId=uid, PartNumber=1, Body=b"p")
-    before = data_files(s3_srv)
+    before = len(data_files(s3_srv))
     assert httpx.delete(f"{s3_srv.url}/v1/buckets/mpdestroy").status_code == 200
-    assert settled_data_files(s3_srv, before - 3) == before - 3
+    assert len(settled_data_files(s3_srv, before - 3)) == before - 3
     s3.create_bucket(Bucket="mpdestroy")
     assert "Versions" not in s3.list_object_versions(Bucket="mpdestroy")
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpdestroy")

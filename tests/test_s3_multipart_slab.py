@@ -17,7 +17,7 @@ import pytest
 
 from restkit import bucket_props, data_file
 from s3kit import random_bytes
-from support import Server
+from support import Server, data_files, settled_data_files
 
 MiB = 1 << 20
 PART = 5 * MiB
@@ -51,16 +51,8 @@ def _index(srv: Server, query: str, *args: Any) -> list[tuple]:
         db.close()
 
 
-def _data_files(srv: Server) -> set[str]:
-    return {p.name for p in (srv.data_dir / "mpath" / "%ob").rglob("*") if p.is_file()}
-
-
-def _settled(srv: Server, want: int) -> set[str]:
-    """Data files once dropped ones are gone (the engine unlinks them off its event loop)."""
-    deadline = time.monotonic() + 5
-    while len(files := _data_files(srv)) != want and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return files
+def _names(files: set[Path]) -> set[str]:
+    return {p.name for p in files}
 
 
 def _upload(s3: Any, key: str, uid: str, parts: dict[int, bytes]) -> list[dict[str, Any]]:
@@ -86,13 +78,13 @@ def test_parts_of_one_size_become_the_object_in_place(s3: Any, srv: Server) -> N
     etags = _upload(s3, "obj", uid, parts)
     [(slab,)] = _index(srv, "SELECT fid FROM s3_slabs WHERE upload_id=?", uid)
     assert {r[0] for r in _index(srv, "SELECT fid FROM s3_parts WHERE upload_id=?", uid)} == {slab}
-    assert _data_files(srv) == {slab}   # one file holds every part
+    assert _names(data_files(srv)) == {slab}   # one file holds every part
     _complete(s3, "obj", uid, etags)
     whole = parts[1] + parts[2] + parts[3]
     _check(s3, srv, "obj", whole)
     with httpx.Client(base_url=srv.url) as c:
         assert data_file(srv.data_dir, bucket_props(c, "slab")["bid"], "obj").name == slab   # not copied
-    assert _data_files(srv) == {slab}
+    assert _names(data_files(srv)) == {slab}
     assert not _index(srv, "SELECT * FROM s3_slabs") and not _index(srv, "SELECT * FROM s3_parts")
     assert s3.get_object(Bucket="slab", Key="obj", PartNumber=2)["Body"].read() == parts[2]
 
@@ -105,14 +97,14 @@ def test_parts_that_do_not_fit_are_copied(s3: Any, srv: Server) -> None:
     etags = _upload(s3, "mixed", uid, parts)
     _complete(s3, "mixed", uid, etags)
     _check(s3, srv, "mixed", b"".join(parts[n] for n in (1, 2, 3)))
-    assert len(_settled(srv, 1)) == 1   # the slab and the parts' own files are gone
+    assert len(settled_data_files(srv, 1)) == 1   # the slab and the parts' own files are gone
     # a completion that leaves a stored part out: the others are copied, the rest goes
     parts = {1: random_bytes(PART), 2: random_bytes(PART), 3: random_bytes(PART)}
     uid = s3.create_multipart_upload(Bucket="slab", Key="subset")["UploadId"]
     etags = _upload(s3, "subset", uid, parts)
     _complete(s3, "subset", uid, etags[:2])
     _check(s3, srv, "subset", parts[1] + parts[2])
-    assert len(_settled(srv, 2)) == 2
+    assert len(settled_data_files(srv, 2)) == 2
 
 
 def test_concurrent_parts_and_one_part_twice_at_once(s3: Any, srv: Server) -> None:
@@ -128,7 +120,7 @@ def test_concurrent_parts_and_one_part_twice_at_once(s3: Any, srv: Server) -> No
     fifth = twice if listed[4]["ETag"] == f'"{hashlib.md5(twice).hexdigest()}"' else parts[5]
     _complete(s3, "many", uid, [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed])
     _check(s3, srv, "many", b"".join(fifth if n == 5 else parts[n] for n in range(1, 13)))
-    assert len(_settled(srv, 1)) == 1
+    assert len(settled_data_files(srv, 1)) == 1
 
 
 def _start_part(srv: Server, uid: str, number: int, sent: bytes, declared: int) -> socket.socket:
@@ -158,14 +150,14 @@ def test_a_dropped_client_or_a_killed_server_mid_part(s3: Any, srv: Server) -> N
     etags += _upload(s3, "torn", uid, {3: parts[3], 2: parts[2]})
     _complete(s3, "torn", uid, etags)
     _check(s3, srv, "torn", parts[1] + parts[2] + parts[3])
-    assert len(_settled(srv, 1)) == 1
+    assert len(settled_data_files(srv, 1)) == 1
 
 
 def test_abort_removes_the_slab(s3: Any, srv: Server) -> None:
     uid = s3.create_multipart_upload(Bucket="slab", Key="gone")["UploadId"]
     _upload(s3, "gone", uid, {1: random_bytes(PART), 2: random_bytes(PART), 4: random_bytes(3)})
     _upload(s3, "gone", uid, {2: random_bytes(PART)})   # a part's own file too
-    assert len(_data_files(srv)) == 2
+    assert len(data_files(srv)) == 2
     s3.abort_multipart_upload(Bucket="slab", Key="gone", UploadId=uid)
-    assert _settled(srv, 0) == set()
+    assert settled_data_files(srv, 0) == set()
     assert not _index(srv, "SELECT * FROM s3_slabs")
