@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from botocore.exceptions import ClientError
 
 from fuse_support import Mount, cleanup, with_engine
 from restkit import create_bucket, ourl
+from s3kit import client, error_code, no_retries
 from support import Server, tmpfs
 
 MIB = 1 << 20
@@ -64,6 +66,31 @@ def test_put_over_rest_and_s3_on_a_full_disk(tmp_path: Path, small_fs: Path) -> 
             assert c.put(ourl("b", "k2"), content=old).status_code == 200
     finally:
         srv.stop()
+
+
+def test_multipart_part_on_a_full_disk(tmp_path: Path) -> None:
+    """A part that fills the disk half-way fails with S3's code; the parts stored before it stay whole,
+    and completing them gives back the space the failed part took (the upload's file is cut after them)."""
+    with tmpfs(tmp_path / "mp", 14 * MIB) as disk:
+        srv = Server(tmp_path / "data", "--mountpath", str(disk)).start()
+        try:
+            s3 = no_retries(client(srv.url))
+            s3.create_bucket(Bucket="full")
+            parts = [os.urandom(5 * MIB) for _ in range(3)]
+            uid = s3.create_multipart_upload(Bucket="full", Key="k")["UploadId"]
+            etags = [s3.upload_part(Bucket="full", Key="k", UploadId=uid, PartNumber=n, Body=parts[n - 1])["ETag"]
+                     for n in (1, 2)]
+            with pytest.raises(ClientError) as e:
+                s3.upload_part(Bucket="full", Key="k", UploadId=uid, PartNumber=3, Body=parts[2])
+            assert error_code(e) == "InsufficientStorage"
+            assert shutil.disk_usage(disk).free < MIB   # the failed part's bytes are still there
+            s3.complete_multipart_upload(Bucket="full", Key="k", UploadId=uid, MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in zip((1, 2), etags)]})
+            assert s3.get_object(Bucket="full", Key="k")["Body"].read() == parts[0] + parts[1]
+            assert shutil.disk_usage(disk).used < 11 * MIB
+            assert not leftovers(disk)
+        finally:
+            srv.stop()
 
 
 def test_mount_write_on_a_full_disk(tmp_path: Path, small_fs: Path) -> None:
