@@ -6,8 +6,9 @@ only in this module's tables, so an unfinished upload is invisible to listings a
 Clients cut an object into parts of one size (the last one shorter), so an upload's parts are
 written straight into one sparse file, its slab: part N at (N-1) times the size of the part that
 created the slab. When the completed parts are exactly parts 1..N of the slab, the slab itself
-becomes the object's data file (cut to size and hashed, never copied), so a multipart upload
-writes its bytes once. Parts that do not fit (another size, a part number uploaded again, a size
+becomes the object's data file (cut to size, never copied), so a multipart upload writes its
+bytes once; the object's checksum is hashed as the parts arrive in order (Prefix), so completing
+is quick too. Parts that do not fit (another size, a part number uploaded again, a size
 the request does not declare) get files of their own, and then completion concatenates the parts
 into a new WorkFile. Either way the object is committed like a PUT, in the same index transaction
 that removes the upload, so it appears atomically (and as a new version where S3 versioning is on).
@@ -28,12 +29,13 @@ import trio
 
 from .bprops import ACCESS_GET, ACCESS_PUT
 from .checksum import hex_to_b64, new_hasher
-from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, NotFound
+from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, NotFound, ObjectCorrupted
 from .meta import ObjectMeta
 from .index import register_schema
 from .names import check_key, prefix_upper_bound
 from .objects import WriteCondition
-from .workfile import WorkFile
+from .checksum import MultiHasher
+from .workfile import WorkFile, hash_range
 
 if TYPE_CHECKING:
     from .core import Engine
@@ -100,12 +102,27 @@ class Part:
 
 
 @dataclass(slots=True)
+class Prefix:
+    """The object's checksums over the slab's parts 1..len(rows), hashed in order as they were stored,
+    so an in-place completion hashes only what came after. Good only while those rows are the ones
+    completed and the checksum types are still the bucket's (and the upload's full-object one)."""
+
+    types: frozenset[str]
+    hasher: MultiHasher
+    rows: list[tuple] = field(default_factory=list)   # the s3_parts rows hashed, in part order
+    ended: bool = False                               # the last one was shorter than a slot
+
+
+@dataclass(slots=True)
 class Slots:
-    """What only the event loop knows of slabs: part slots being written and slabs being made into
-    objects. A restart forgets both, as it ends the writes they describe."""
+    """What only the event loop knows of slabs: part slots being written, slabs being made into
+    objects, and checksums hashed ahead. A restart forgets all three; the first two end with it, the
+    third is hashed again at completion."""
 
     writing: set[tuple[str, int]] = field(default_factory=set)   # (upload id, part number)
     adopting: set[str] = field(default_factory=set)              # upload ids
+    prefixes: dict[str, Prefix] = field(default_factory=dict)    # upload id -> what is hashed so far
+    hashing: set[str] = field(default_factory=set)               # upload ids whose prefix is being extended
 
 
 def _db(eng: "Engine") -> sqlite3.Connection:
@@ -212,7 +229,7 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
                       checksum: str = "") -> Part:
     """Store one part; `verify` (type -> hex) as for put_object; `checksum` is what to report for the part."""
     _check_part_number(number)
-    _, bid, _ = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
+    props, bid, up = _upload(eng, bucket, key, upload_id, ACCESS_PUT)
     if size is not None and size > MAX_PART:
         raise EntityTooLarge(f"a part may be at most {MAX_PART} bytes")
     eng._check_space()
@@ -224,12 +241,59 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
         await wf.receive(body, size=size, limit=MAX_PART, verify=verify)
         if checksum_algo and not checksum:
             checksum = hex_to_b64(wf.hasher.hexdigest(checksum_algo))
-        return await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
+        part = await _store_part(eng, bucket, key, upload_id, number, wf, checksum)
     except BaseException:
         wf.abort()
         raise
     finally:
         _release(eng, upload_id, number, wf)
+    if wf.shared:
+        await _extend_prefix(eng, upload_id, _object_types(props, up))
+    return part
+
+
+def _object_types(props: dict[str, Any], up: Upload) -> frozenset[str]:
+    """The checksums the finished object gets: the bucket's type, and the upload's full-object one."""
+    algo = up.meta.get("algo") or ""
+    return frozenset({props["checksum"]["type"], *([algo] if algo and up.meta.get("full") else [])})
+
+
+async def _extend_prefix(eng: "Engine", upload_id: str, types: frozenset[str]) -> None:
+    """Hash the slab's stored parts into the upload's Prefix, in part order, from where it ends while
+    the next one is stored. One task at a time per upload: a part stored meanwhile is found by that
+    task's next look, or (stored after its last look) extends the prefix itself. A failure only drops
+    the prefix: the completion then hashes everything."""
+    st = eng.mpu_slots
+    slab = _slab(eng, upload_id)
+    if slab is None or upload_id in st.hashing or upload_id in st.adopting or not types - {"none"}:
+        return
+    mp_id, fid, slot = slab
+    p = st.prefixes.get(upload_id)
+    if p is None or p.types != types:
+        p = st.prefixes[upload_id] = Prefix(types, MultiHasher(set(types)))
+    st.hashing.add(upload_id)
+    fd = -1
+    try:
+        while not p.ended:
+            n = len(p.rows) + 1
+            rows = _parts(eng, upload_id, after=n - 1, limit=1)
+            if not rows or rows[0][0] != n or rows[0][1] != mp_id or rows[0][2] != fid:
+                return
+            if fd < 0:
+                fd = os.open(eng.mountpaths.get(mp_id).data_path(fid), os.O_RDONLY | os.O_CLOEXEC)
+            size = rows[0][3]
+            if await trio.to_thread.run_sync(hash_range, p.hasher, fd, (n - 1) * slot, size) != size:
+                raise ObjectCorrupted(f"part {n} is shorter in the slab than stored")
+            p.rows.append(rows[0])
+            p.ended = size < slot
+    except BaseException as e:
+        st.prefixes.pop(upload_id, None)   # half-fed or unknown: never used
+        if not isinstance(e, Exception):
+            raise
+    finally:
+        st.hashing.discard(upload_id)
+        if fd >= 0:
+            os.close(fd)
 
 
 async def upload_part_copy(eng: "Engine", bucket: str, key: str, upload_id: str, number: int, reader: Any,
@@ -295,6 +359,7 @@ def _forget(eng: "Engine", upload_ids: list[str], keep: str = "") -> list[tuple[
     db = _db(eng)
     files: list[tuple[int, str]] = []
     for uid in upload_ids:
+        eng.mpu_slots.prefixes.pop(uid, None)
         for table in ("s3_parts", "s3_slabs"):
             files += [(mp, fid) for mp, fid in db.execute(f"SELECT mp, fid FROM {table} WHERE upload_id=?", (uid,))]
             db.execute(f"DELETE FROM {table} WHERE upload_id=?", (uid,))
@@ -384,7 +449,7 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
     """
     algo = c.upload.meta.get("algo") or ""
     full = bool(algo and c.upload.meta.get("full"))
-    hash_types = {c.props["checksum"]["type"], *([algo] if full else [])}
+    hash_types = _object_types(c.props, c.upload)
     slab = _slab(eng, c.upload_id)
     adopt = slab is not None and _fills_slab(eng, c, slab)
     wf: WorkFile | None = None
@@ -393,10 +458,10 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
     try:
         if adopt:
             assert slab is not None
-            wf = WorkFile.in_place(eng.mountpaths.get(slab[0]), slab[1], hash_types, offset=0)
-            steps = _take_slab(wf, c.size)
+            wf = WorkFile.in_place(eng.mountpaths.get(slab[0]), slab[1], set(hash_types), offset=0)
+            steps = _take_slab(wf, c.size, _take_prefix(eng, c, wf, hash_types))
         else:
-            wf = WorkFile(eng.mountpaths.place(c.bid, c.key), hash_types)
+            wf = WorkFile(eng.mountpaths.place(c.bid, c.key), set(hash_types))
             steps = _copy_parts(eng, c, wf, slab)
         async for done in steps:
             yield done
@@ -440,13 +505,25 @@ def _fills_slab(eng: "Engine", c: Completion, slab: tuple[int, str, int]) -> boo
             and all(r[3] == slot for r in rows[:-1]) and rows[-1][3] <= slot)
 
 
-async def _take_slab(wf: WorkFile, size: int) -> AsyncIterator[int]:
+def _take_prefix(eng: "Engine", c: Completion, wf: WorkFile, types: frozenset[str]) -> int:
+    """Start `wf`'s checksums from the parts hashed ahead (Prefix), where they are the completion's
+    first parts, hashed with these types and not being extended; returns the offset hashing goes on from."""
+    p = eng.mpu_slots.prefixes.pop(c.upload_id, None)   # taken either way: hashing on changes it
+    if p is None or c.upload_id in eng.mpu_slots.hashing or p.types != types or p.rows != c.chosen[:len(p.rows)]:
+        return 0
+    wf.hasher = p.hasher
+    wf.size = sum(r[3] for r in p.rows)
+    return wf.size
+
+
+async def _take_slab(wf: WorkFile, size: int, start: int) -> AsyncIterator[int]:
     """The slab's first `size` bytes as the object's data: what lies past them (bytes of parts that
-    failed or were never completed) is cut off, the rest hashed where it is."""
+    failed or were never completed) is cut off, the rest hashed where it is from `start` on (what
+    comes before is hashed already)."""
     await trio.to_thread.run_sync(wf.truncate, size)
     fd = os.open(wf.mp.data_path(wf.fid), os.O_RDONLY | os.O_CLOEXEC)
     try:
-        for off in range(0, size, ASSEMBLE_STEP):
+        for off in range(start, size, ASSEMBLE_STEP):
             await wf.take_written(fd, off, min(ASSEMBLE_STEP, size - off))
             yield wf.size
     finally:

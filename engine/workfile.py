@@ -74,6 +74,18 @@ def copy_data(src_fd: int, size: int, dst_path: str, *, fsync: bool, cksum: Cksu
     os.close(fd)
 
 
+def hash_range(hasher: MultiHasher, fd: int, offset: int, length: int) -> int:
+    """Feed `length` bytes of `fd` from `offset` to `hasher` (blocking); returns how many there were."""
+    pos, end = offset, offset + length
+    while pos < end:
+        chunk = os.pread(fd, min(BATCH * 4, end - pos), pos)
+        if not chunk:
+            break
+        hasher.update(chunk)
+        pos += len(chunk)
+    return pos - offset
+
+
 class WorkFile:
     def __init__(self, mp: Mountpath, hash_types: set[str], *, access: int = os.O_WRONLY) -> None:
         self.mp = mp
@@ -206,14 +218,7 @@ class WorkFile:
         self.size += n
 
     def _hash_range(self, fd: int, offset: int, length: int) -> int:
-        pos, end = offset, offset + length
-        while pos < end:
-            chunk = os.pread(fd, min(BATCH * 4, end - pos), pos)
-            if not chunk:
-                break
-            self.hasher.update(chunk)
-            pos += len(chunk)
-        return pos - offset
+        return hash_range(self.hasher, fd, offset, length)
 
     def _copy_range(self, fd: int, offset: int, length: int) -> int:
         """Append `length` bytes of `fd` from `offset` (fewer if it ends first); returns how many."""

@@ -1,7 +1,8 @@
 """Multipart uploads written in place: parts of one size go straight into the upload's slab, which
 becomes the object's data file on completion (no copy); whatever does not fit (a part uploaded
 again, another size, a completion that leaves parts out) is copied instead; a client that drops
-mid-part, or a server killed mid-part, leaves nothing a later upload of that part does not replace."""
+mid-part, or a server killed mid-part, leaves nothing a later upload of that part does not replace; the
+object's checksum, hashed as the parts arrive, is the one its bytes have."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +15,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+import xxhash
 
 from restkit import bucket_props, data_file
 from s3kit import random_bytes
@@ -161,3 +163,19 @@ def test_abort_removes_the_slab(s3: Any, srv: Server) -> None:
     s3.abort_multipart_upload(Bucket="slab", Key="gone", UploadId=uid)
     assert settled_data_files(srv, 0) == set()
     assert not _index(srv, "SELECT * FROM s3_slabs")
+
+
+def test_a_checksum_type_changed_mid_upload_is_the_one_the_object_gets(s3: Any, srv: Server) -> None:
+    """Parts are hashed for the object as they arrive, with the bucket's checksum type of that moment;
+    a type changed before the completion is the one the object is checksummed with."""
+    parts = {1: random_bytes(PART), 2: random_bytes(PART), 3: random_bytes(100)}
+    uid = s3.create_multipart_upload(Bucket="slab", Key="retyped")["UploadId"]
+    etags = _upload(s3, "retyped", uid, parts)
+    with httpx.Client(base_url=srv.url) as c:
+        r = c.request("PATCH", "/v1/buckets/slab", json={"action": "set-bprops", "value": {"checksum": {"type": "xxhash"}}})
+        assert r.status_code == 200, r.text
+    _complete(s3, "retyped", uid, etags)
+    whole = parts[1] + parts[2] + parts[3]
+    r = httpx.get(f"{srv.url}/v1/objects/slab/retyped")
+    assert r.content == whole and r.headers["ais-checksum-type"] == "xxhash"
+    assert r.headers["ais-checksum-value"] == xxhash.xxh3_64(whole).hexdigest()
