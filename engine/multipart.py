@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
 import trio
 
 from .bprops import ACCESS_GET, ACCESS_PUT
-from .checksum import hex_to_b64, new_hasher
+from .checksum import MultiHasher, hex_to_b64, new_hasher
 from .errors import AisError, BadDigest, BadRequest, EntityTooLarge, NotFound, ObjectCorrupted
 from .meta import ObjectMeta
 from .index import register_schema
 from .names import check_key, prefix_upper_bound
 from .objects import WriteCondition
-from .checksum import MultiHasher
 from .workfile import WorkFile, hash_range
 
 if TYPE_CHECKING:
@@ -45,6 +44,7 @@ ASSEMBLE_STEP = 64 << 20   # completion copies (and reports progress) in steps o
 MAX_PART = 5 << 30
 MAX_PARTS = 10_000
 MAX_SLAB = 5 << 40   # S3's largest object: a part that would end past it in the slab gets a file of its own
+AHEAD_STEP = 256 << 20   # a part's request hashes at most this much ahead (~0.35 s of MD5), so no answer waits long
 LAYOUT = "x-mpu-parts"   # in ObjectMeta.headers of a completed upload: how to find part N again
 
 SCHEMA = """
@@ -260,9 +260,11 @@ def _object_types(props: dict[str, Any], up: Upload) -> frozenset[str]:
 
 async def _extend_prefix(eng: "Engine", upload_id: str, types: frozenset[str]) -> None:
     """Hash the slab's stored parts into the upload's Prefix, in part order, from where it ends while
-    the next one is stored. One task at a time per upload: a part stored meanwhile is found by that
-    task's next look, or (stored after its last look) extends the prefix itself. A failure only drops
-    the prefix: the completion then hashes everything."""
+    the next one is stored, AHEAD_STEP bytes at most (a part stored last after many others leaves the
+    rest to the next part or the completion, which keeps its client's connection alive). One task at a
+    time per upload: a part stored meanwhile is found by that task's next look, or (stored after its
+    last look) extends the prefix itself. A failure only drops the prefix: the completion then hashes
+    everything."""
     st = eng.mpu_slots
     slab = _slab(eng, upload_id)
     if slab is None or upload_id in st.hashing or upload_id in st.adopting or not types - {"none"}:
@@ -272,9 +274,9 @@ async def _extend_prefix(eng: "Engine", upload_id: str, types: frozenset[str]) -
     if p is None or p.types != types:
         p = st.prefixes[upload_id] = Prefix(types, MultiHasher(set(types)))
     st.hashing.add(upload_id)
-    fd = -1
+    fd, hashed = -1, 0
     try:
-        while not p.ended:
+        while not p.ended and hashed < AHEAD_STEP:
             n = len(p.rows) + 1
             rows = _parts(eng, upload_id, after=n - 1, limit=1)
             if not rows or rows[0][0] != n or rows[0][1] != mp_id or rows[0][2] != fid:
@@ -286,6 +288,7 @@ async def _extend_prefix(eng: "Engine", upload_id: str, types: frozenset[str]) -
                 raise ObjectCorrupted(f"part {n} is shorter in the slab than stored")
             p.rows.append(rows[0])
             p.ended = size < slot
+            hashed += size
     except BaseException as e:
         st.prefixes.pop(upload_id, None)   # half-fed or unknown: never used
         if not isinstance(e, Exception):

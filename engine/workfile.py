@@ -23,9 +23,9 @@ from .mountpath import Mountpath
 BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
 INLINE_WRITE = 256 << 10  # below this, writing to the page cache is cheaper than a thread hop
 LOM_XATTR = "user.ais.lom"
+MAX_LOM = 4000
 # copy_file_range(2) refusing a pair of files: across file systems (EXDEV), or not offered at all
 _NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
-MAX_LOM = 4000
 
 
 def space_error(e: OSError) -> Exception:
@@ -180,8 +180,8 @@ class WorkFile:
     async def copy_from(self, fd: int, offset: int, length: int) -> None:
         """Fill from another data file (object copy, multipart assembly). The kernel copies the bytes
         (`copy_file_range`: they never pass through Python) while a second thread reads and hashes
-        them, so a slow checksum (MD5) and the copy take the time of the slower, not of both. Data
-        files are never rewritten in place, so both threads see the same bytes."""
+        them, so a slow checksum (MD5) and the copy take the time of the slower, not of both. Bytes a
+        row refers to are never rewritten, so both threads see the same ones."""
         await self._flush()
         if not self.hasher.hashers:
             copied = await trio.to_thread.run_sync(self._copy_range, fd, offset, length)
@@ -189,13 +189,13 @@ class WorkFile:
             return
         hashed = 0
 
-        async def hash_range() -> None:
+        async def hash_beside() -> None:
             nonlocal hashed
             hashed = await trio.to_thread.run_sync(self._hash_range, fd, offset, length)
 
         try:
             async with trio.open_nursery() as both:
-                both.start_soon(hash_range)
+                both.start_soon(hash_beside)
                 copied = await trio.to_thread.run_sync(self._copy_range, fd, offset, length)
         except BaseExceptionGroup as eg:
             raise first_error(eg) from None

@@ -179,3 +179,26 @@ def test_a_checksum_type_changed_mid_upload_is_the_one_the_object_gets(s3: Any, 
     r = httpx.get(f"{srv.url}/v1/objects/slab/retyped")
     assert r.content == whole and r.headers["ais-checksum-type"] == "xxhash"
     assert r.headers["ais-checksum-value"] == xxhash.xxh3_64(whole).hexdigest()
+
+
+def test_a_first_part_stored_last_after_many_others(s3: Any, srv: Server) -> None:
+    """Part 1 retried at the very end (300 MiB of later parts already stored): its answer hashes only a
+    bounded run ahead, the completion hashes the rest, and the object's MD5 is its bytes'."""
+    shared, first, last = random_bytes(PART), random_bytes(PART), random_bytes(12345)
+    count = 61
+    uid = s3.create_multipart_upload(Bucket="slab", Key="late")["UploadId"]
+    body = {n: shared for n in range(2, count)} | {count: last}
+    with ThreadPoolExecutor(8) as pool:
+        etags = [e for chunk in pool.map(lambda n: _upload(s3, "late", uid, {n: body[n]}), body) for e in chunk]
+    etags += _upload(s3, "late", uid, {1: first})
+    _complete(s3, "late", uid, etags)
+    want = hashlib.md5(first)
+    for n in range(2, count + 1):
+        want.update(body[n])
+    r = httpx.head(f"{srv.url}/v1/objects/slab/late")
+    assert r.headers["ais-checksum-value"] == want.hexdigest()
+    assert int(r.headers["content-length"]) == PART * (count - 1) + len(last)
+    got = hashlib.md5()
+    for chunk in s3.get_object(Bucket="slab", Key="late")["Body"].iter_chunks(1 << 20):
+        got.update(chunk)
+    assert got.hexdigest() == want.hexdigest()
