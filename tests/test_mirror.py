@@ -346,7 +346,7 @@ def test_older_versions_get_copies_and_are_read_from_them(tmp_path: Path, disks:
 def test_copies_between_mountpaths_on_two_file_systems(tmp_path: Path) -> None:
     """Object copies and multipart assembly go through the kernel (copy_file_range) where the two files
     share a file system and through the server otherwise: either way every byte and checksum arrives."""
-    with tmpfs(tmp_path / "tmpfs", 64 << 20) as other_fs:
+    with tmpfs(tmp_path / "tmpfs", 160 << 20) as other_fs:   # room for every copy, wherever they land
         disk = tmp_path / "disk"
         srv = keyed_server(tmp_path / "data", "--mountpath", str(disk), "--mountpath", str(other_fs))
         try:
@@ -354,7 +354,7 @@ def test_copies_between_mountpaths_on_two_file_systems(tmp_path: Path) -> None:
             s3.create_bucket(Bucket="cpy")   # an S3 bucket: md5 checksums, as S3 clients expect
             src = os.urandom(6 << 20)
             s3.put_object(Bucket="cpy", Key="src", Body=src)
-            keys = [f"copy-{i:02d}" for i in range(12)]
+            keys = [f"copy-{i:02d}" for i in range(20)]   # all on one mountpath: one chance in 2**20
             for k in keys:
                 s3.copy_object(Bucket="cpy", Key=k, CopySource={"Bucket": "cpy", "Key": "src"})
             up = s3.create_multipart_upload(Bucket="cpy", Key="mpu")["UploadId"]
