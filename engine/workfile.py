@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import AsyncIterable
+from typing import AsyncIterable, Iterator
 
 import trio
 
@@ -74,16 +74,24 @@ def copy_data(src_fd: int, size: int, dst_path: str, *, fsync: bool, cksum: Cksu
     os.close(fd)
 
 
-def hash_range(hasher: MultiHasher, fd: int, offset: int, length: int) -> int:
-    """Feed `length` bytes of `fd` from `offset` to `hasher` (blocking); returns how many there were."""
+def read_range(fd: int, offset: int, length: int) -> Iterator[bytes]:
+    """`length` bytes of `fd` from `offset`, in chunks of a few MiB (blocking); fewer if the file ends first."""
     pos, end = offset, offset + length
     while pos < end:
         chunk = os.pread(fd, min(BATCH * 4, end - pos), pos)
         if not chunk:
-            break
-        hasher.update(chunk)
+            return
+        yield chunk
         pos += len(chunk)
-    return pos - offset
+
+
+def hash_range(hasher: MultiHasher, fd: int, offset: int, length: int) -> int:
+    """Feed `length` bytes of `fd` from `offset` to `hasher` (blocking); returns how many there were."""
+    n = 0
+    for chunk in read_range(fd, offset, length):
+        hasher.update(chunk)
+        n += len(chunk)
+    return n
 
 
 class WorkFile:
@@ -234,10 +242,7 @@ class WorkFile:
                 if n == 0:
                     return pos - offset
                 pos += n
-            while pos < end:
-                chunk = os.pread(fd, min(BATCH * 4, end - pos), pos)
-                if not chunk:
-                    break
+            for chunk in read_range(fd, pos, end - pos):
                 self._write_only(chunk)
                 pos += len(chunk)
         except OSError as e:
