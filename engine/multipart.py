@@ -90,6 +90,11 @@ class Upload:
     meta: dict[str, Any] = field(default_factory=dict)   # ctype, custom, headers, algo (x-amz-checksum-algorithm),
     #                                                       full (the algo's checksum is of the whole object)
 
+    @property
+    def full_algo(self) -> str:
+        """The algorithm of the object's FULL_OBJECT checksum, "" where it gets none."""
+        return (self.meta.get("algo") or "") if self.meta.get("full") else ""
+
 
 @dataclass(slots=True)
 class Part:
@@ -254,8 +259,7 @@ async def upload_part(eng: "Engine", bucket: str, key: str, upload_id: str, numb
 
 def _object_types(props: dict[str, Any], up: Upload) -> frozenset[str]:
     """The checksums the finished object gets: the bucket's type, and the upload's full-object one."""
-    algo = up.meta.get("algo") or ""
-    return frozenset({props["checksum"]["type"], *([algo] if algo and up.meta.get("full") else [])})
+    return frozenset({props["checksum"]["type"], *([up.full_algo] if up.full_algo else [])})
 
 
 async def _extend_prefix(eng: "Engine", upload_id: str, types: frozenset[str]) -> None:
@@ -434,8 +438,7 @@ def check_complete(eng: "Engine", bucket: str, key: str, upload_id: str, wanted:
         if r[3] < MIN_PART and i != len(wanted) - 1:
             raise EntityTooSmall(f"part {num} is {r[3]} bytes; every part but the last must be at least {MIN_PART}")
         chosen.append(r)
-    full = up.meta.get("algo", "") if up.meta.get("full") else ""
-    claims = {t: v.lower() for t, v in (verify or {}).items() if t == full}
+    claims = {t: v.lower() for t, v in (verify or {}).items() if t == up.full_algo}
     c = Completion(bucket, key, upload_id, props, bid, up, chosen, cond, claims)
     slab = _slab(eng, upload_id)
     if slab is None or not _fills_slab(eng, c, slab):   # completing in place writes no data: a full disk allows it
@@ -451,7 +454,6 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
     connection alive while a large object is put together.
     """
     algo = c.upload.meta.get("algo") or ""
-    full = bool(algo and c.upload.meta.get("full"))
     hash_types = _object_types(c.props, c.upload)
     slab = _slab(eng, c.upload_id)
     adopt = slab is not None and _fills_slab(eng, c, slab)
@@ -473,7 +475,7 @@ async def assemble(eng: "Engine", c: Completion) -> AsyncIterator[int]:
         up = c.upload
         headers = dict(up.meta.get("headers") or {})
         headers[LAYOUT] = _layout([r[3] for r in c.chosen])
-        if full:
+        if c.upload.full_algo:
             headers[f"x-amz-checksum-{algo}"] = _full_checksum(wf, algo, c.verify.get(algo, ""))
         elif algo and all(r[6] for r in c.chosen):
             headers[f"x-amz-checksum-{algo}"] = _composite_checksum(algo, [r[6] for r in c.chosen])
