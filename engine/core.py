@@ -62,11 +62,13 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = lock_dir(self.data_dir, "data directory")
         try:
+            self.index = Index(self.data_dir / "index.db")  # first: it refuses a newer format before anything is written
             self.config = ClusterConfig(self.data_dir)
             self.bmd = BMD(self.data_dir)
-            self.index = Index(self.data_dir / "index.db")
             self.mountpaths, self._mountpaths_changed = self._attach_mountpaths(mountpaths)
         except BaseException:
+            if hasattr(self, "index"):
+                self.index.close()
             os.close(self._lock_fd)
             raise
         self.jobs = Jobs()

@@ -132,6 +132,12 @@ class DataDirInUse(AisError):
     code = "DataDirInUse"
 
 
+class DataDirFormat(AisError):
+    """The data directory was written in a newer on-disk format than this aisfs knows."""
+
+    code = "DataDirFormat"
+
+
 def first_error(e: BaseException) -> BaseException:
     """Unwrap trio's exception groups down to the first leaf: what a nursery's one failing task raised."""
     while isinstance(e, BaseExceptionGroup) and e.exceptions:

@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .checksum import Cksum
 from .durable import fsync_path
+from .errors import DataDirFormat
 from .meta import ObjectMeta
 from .names import prefix_upper_bound
 
@@ -38,6 +39,10 @@ CREATE TABLE IF NOT EXISTS objects(
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS copies(fid TEXT NOT NULL, mp INTEGER NOT NULL, PRIMARY KEY(fid, mp)) WITHOUT ROWID;
 """
+# The data directory's on-disk format, kept as the index's `user_version`. Bump it for any change an older
+# aisfs would misread (format 1: multipart parts written in place into `s3_slabs`); older formats are
+# upgraded when opened, newer ones refused.
+FORMAT = 1
 COPIES_TABLE = "copies"  # mirror copies: a data file id also present on another mountpath
 DELETE_BATCH = 64  # keys a multi-object delete removes per transaction, between turns of the event loop
 
@@ -82,10 +87,24 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives kill -9
         self.db.execute("PRAGMA cache_size=-65536")
-        self.db.executescript(SCHEMA + "".join(EXTRA_SCHEMAS))
+        try:
+            self._upgrade()
+        except BaseException:
+            self.db.close()
+            raise
         # Hot rows, so repeated GET/HEAD/stat of the same objects skip SQLite. Every write
         # below goes through this class and drops what it changes.
         self._cache: dict[tuple[str, str], Row | None] = {}
+
+    def _upgrade(self) -> None:
+        """Bring an older index up to FORMAT (so far: the tables each format added); touch nothing newer."""
+        found = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if found > FORMAT:
+            raise DataDirFormat(f"{self.path.parent} was written by a newer aisfs (data format {found}; this aisfs "
+                                f"reads up to {FORMAT}): run that version, or a newer one, on it")
+        self.db.executescript(SCHEMA + "".join(EXTRA_SCHEMAS))
+        if found < FORMAT:
+            self.db.execute(f"PRAGMA user_version={FORMAT}")
 
     def _forget(self, bid: str, key: str) -> None:
         self._cache.pop((bid, key), None)

@@ -1,6 +1,7 @@
 """Cluster config and mountpaths over /v1: defaults, dotted updates, validation, persistence, HRW spread."""
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import stat
 import subprocess
@@ -10,7 +11,8 @@ import httpx
 import pytest
 
 from restkit import act, assert_error, bucket_props, create_bucket, mountpaths_of, ourl
-from support import Server, aisfs_cmd, free_port
+from fuse_support import Mount, is_mounted
+from support import ROOT, Server, aisfs_cmd, free_port
 
 
 def config(c: httpx.Client) -> dict:
@@ -149,6 +151,51 @@ def test_second_server_on_same_data_dir_exits_with_in_use(server: Server, tmp_pa
     assert "in use" in p.stderr and "Traceback" not in p.stderr, p.stderr
     with server.client() as c:
         assert c.get("/v1/health").json() == {"status": "ok"}
+
+
+def _format(data_dir: Path, set_to: int | None = None) -> int:
+    """The data format number a data dir's index carries (as any SQLite tool reads it); optionally set it."""
+    with contextlib.closing(sqlite3.connect(data_dir / "index.db")) as db:
+        if set_to is not None:
+            db.execute(f"PRAGMA user_version={set_to}")
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_data_dir_of_a_newer_format_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A data dir a newer aisfs wrote (a higher format number) stops the server and the embedded mount with a
+    clear error before anything in it changes; one from before format numbers (0) opens and is upgraded."""
+    srv = Server(tmp_path / "data")
+    srv.start()
+    try:
+        with srv.client() as c:
+            create_bucket(c, "fmt")
+            assert c.put(ourl("fmt", "k"), content=b"kept").status_code == 200
+    finally:
+        srv.stop()
+    current = _format(srv.data_dir)
+    assert current >= 1
+    _format(srv.data_dir, current + 1)
+    before = {p.name: p.read_bytes() for p in srv.data_dir.iterdir() if p.is_file() and p.suffix != ".lock"}
+    serve = aisfs_cmd("serve", "--data-dir", str(srv.data_dir), "--listen", f"127.0.0.1:{free_port()}")
+    mount = Mount(tmp_path, "fmt", data_dir=srv.data_dir)
+    try:
+        for cmd in (serve, mount.cmd("--foreground")):
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+            assert p.returncode != 0
+            assert "newer aisfs" in p.stderr and "Traceback" not in p.stderr, p.stderr
+            assert not is_mounted(mount.mnt)
+    finally:
+        mount.stop()
+    after = {p.name: p.read_bytes() for p in srv.data_dir.iterdir() if p.is_file() and p.suffix != ".lock"}
+    assert after == before
+    _format(srv.data_dir, 0)  # as every data dir was before the number existed
+    srv.start()
+    try:
+        with srv.client() as c:
+            assert c.get(ourl("fmt", "k")).content == b"kept"
+        assert _format(srv.data_dir) == current
+    finally:
+        srv.stop()
 
 
 def test_bad_mountpaths_exit_with_a_clear_error(tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ UNSUPPORTED = frozenset((
 # Engine codes that are not S3 codes.
 S3_CODES = {"NotFound": "NoSuchKey", "MalformedRequest": "InvalidRequest", "InvalidObjectName": "InvalidArgument",
             "ObjectCorrupted": "InternalError", "MountpathUnavailable": "ServiceUnavailable",
-            "Conflict": "OperationAborted", "ObjectAlreadyExists": "OperationAborted", "DataDirInUse": "InternalError"}
+            "Conflict": "OperationAborted", "ObjectAlreadyExists": "OperationAborted", "DataDirInUse": "InternalError",
+            "DataDirFormat": "InternalError"}
 _HOST_PORT = re.compile(r":\d+$")
 
 
