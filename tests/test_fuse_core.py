@@ -216,6 +216,24 @@ def test_symlinks_and_hardlinks(d: Path) -> None:
     with pytest.raises(OSError) as ei:
         os.link(d / "target", d / "hard")
     assert ei.value.errno in (errno.EPERM, errno.ENOTSUP)
+    # Linux keeps user.* xattrs off symlinks, so none are listed (rsync -X and getfattr -h would fail on them)
+    assert os.listxattr(d / "ln", follow_symlinks=False) == []
+
+
+def test_mknod_makes_regular_files_only(d: Path) -> None:
+    """`tar --xattrs` makes each file with mknod(2) before it sets the xattrs and writes the data."""
+    os.mknod(d / "node", 0o640 | stat.S_IFREG)
+    st = os.stat(d / "node")
+    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640 and st.st_size == 0
+    with open(d / "node", "r+b") as f:
+        f.write(b"filled")
+    assert (d / "node").read_bytes() == b"filled"
+    with pytest.raises(FileExistsError):
+        os.mknod(d / "node", 0o600 | stat.S_IFREG)
+    for kind in (stat.S_IFIFO, stat.S_IFSOCK):
+        with pytest.raises(PermissionError):
+            os.mknod(d / "special", 0o600 | kind)
+    assert not (d / "special").exists()
 
 
 def test_stat_times_modes_and_inodes(d: Path) -> None:
@@ -261,6 +279,11 @@ def test_xattrs(d: Path) -> None:
         os.setxattr(p, "user.ais.version", b"999")
     assert ei.value.errno == errno.EPERM
     os.setxattr(p, "user.ais.checksum", cks.encode())  # identical value: accepted (cp -a, rsync -X)
+    os.removexattr(p, "user.ais.checksum")  # what rsync -X does to names its source lacks: accepted, nothing changes
+    assert os.getxattr(p, "user.ais.checksum").decode() == cks
+    with pytest.raises(OSError) as ei:
+        os.removexattr(p, "user.ais.nosuchname")
+    assert ei.value.errno == errno.EPERM
     with pytest.raises(OSError) as ei:
         os.getxattr(p, "security.capability")
     assert ei.value.errno == errno.ENODATA

@@ -94,6 +94,41 @@ def test_rsync_round_trip_keeps_times(m: Mount, tmp_path: Path) -> None:
     assert out.strip() == "", f"rsync sees differences after a round trip:\n{out}"
 
 
+def xattrs_of(root: Path) -> dict[str, dict[str, bytes]]:
+    """The user.meta.* xattrs of every file and directory under root (what a copy should carry along)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_symlink():
+            out[str(p.relative_to(root))] = {n: os.getxattr(p, n) for n in os.listxattr(p) if n.startswith("user.meta.")}
+    return out
+
+
+def test_rsync_x_and_tar_xattrs_keep_user_metadata(m: Mount, tmp_path: Path) -> None:
+    """Copies that keep xattrs work into the mount, and between mounted trees when told to skip the
+    read-only user.ais.* names (which describe each object and cannot be set to another object's values)."""
+    src = tmp_path / "xsrc"
+    src.mkdir()
+    make_tree(src)
+    os.setxattr(src / "top.txt", "user.meta.color", b"blue")
+    os.setxattr(src / "a" / "b" / "data.bin", "user.meta.label", "cat \u00e9".encode())
+    os.setxattr(src / "a", "user.meta.dir", b"yes")
+    want = xattrs_of(src)
+    run("rsync", "-aX", f"{src}/", f"{m.path('rsx')}/")  # also removes names src lacks: the read-only ones
+    assert snapshot(m.path("rsx")) == snapshot(src) and xattrs_of(m.path("rsx")) == want
+    run("tar", "--xattrs", "-cf", str(tmp_path / "x.tar"), "-C", str(src), ".")
+    m.path("tarx").mkdir()
+    run("tar", "--xattrs", "-xf", str(tmp_path / "x.tar"), "-C", str(m.path("tarx")))  # mknod, then xattrs
+    assert snapshot(m.path("tarx")) == snapshot(src) and xattrs_of(m.path("tarx")) == want
+    skip = "--filter=-x user.ais.*"
+    run("rsync", "-aX", skip, f"{m.path('rsx')}/", f"{m.path('rsx2')}/")
+    assert xattrs_of(m.path("rsx2")) == want
+    assert run("rsync", "-aXi", skip, f"{m.path('rsx')}/", f"{m.path('rsx2')}/").strip() == ""
+    run("tar", "--xattrs", "-cf", str(tmp_path / "m.tar"), "-C", str(m.path("tarx")), ".")
+    m.path("tarx2").mkdir()
+    run("tar", "--xattrs", "--xattrs-exclude=user.ais.*", "-xf", str(tmp_path / "m.tar"), "-C", str(m.path("tarx2")))
+    assert snapshot(m.path("tarx2")) == snapshot(src) and xattrs_of(m.path("tarx2")) == want
+
+
 def test_cp_a_keeps_times_and_modes(m: Mount, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()

@@ -1,4 +1,4 @@
-"""Namespace-changing FUSE ops: mkdir, rmdir, unlink, symlinks, links, rename (rules in docs/semantics.md)."""
+"""Namespace-changing FUSE ops: mkdir, rmdir, unlink, mknod, symlinks, links, rename (rules in docs/semantics.md)."""
 from __future__ import annotations
 
 import errno
@@ -87,17 +87,32 @@ class NamespaceOps:
     @fuse_op
     async def symlink(self: "AisOps", parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
                       ) -> pyfuse3.EntryAttributes:
+        return await self._put_new(parent_inode, name, "link", target, {SYMLINK: "1"})
+
+    @fuse_op
+    async def mknod(self: "AisOps", parent_inode: int, name: bytes, mode: int, rdev: int,
+                    ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        """A regular file only (`tar --xattrs` makes each file this way before it sets the xattrs and writes
+        the data): an empty object. FIFOs, sockets and devices have no object form: EPERM, as on vfat."""
+        if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+            raise fail(errno.EPERM)
+        return await self._put_new(parent_inode, name, "file", b"", {MODE: f"{stat.S_IMODE(mode):o}"})
+
+    async def _put_new(self: "AisOps", parent_inode: int, name: bytes, kind: str, body: bytes,
+                       custom: dict[str, str]) -> pyfuse3.EntryAttributes:
+        """A new name made in one PUT (a symlink, an empty file); EEXIST if the name is taken."""
         self._writable()
         parent, bucket, key = self._child(parent_inode, name)
         if parent.bucket is None:
-            raise fail(errno.EPERM)
+            raise fail(errno.EPERM)  # only directories (buckets) at the top
         if await self._resolve(bucket, key) is not None:
             raise fail(errno.EEXIST)
         self._new_key(key)
-        meta = await self.b.put(bucket, key, target, size=len(target), custom={SYMLINK: "1"})
-        node = self.inodes.node(bucket, key, "link")
+        meta = await self.b.put(bucket, key, body, size=len(body), custom=custom)
+        node = self.inodes.node(bucket, key, kind)
         node.lookups += 1
-        return make_attr(node.ino, "link", meta, self.d)
+        self.seen.pop(node.ino, None)
+        return make_attr(node.ino, kind, meta, self.d)
 
     @fuse_op
     async def readlink(self: "AisOps", inode: int, ctx: pyfuse3.RequestContext) -> bytes:
@@ -114,11 +129,6 @@ class NamespaceOps:
     async def link(self: "AisOps", inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
                    ) -> pyfuse3.EntryAttributes:
         raise fail(errno.EPERM)  # objects have one name; documented in docs/semantics.md
-
-    @fuse_op
-    async def mknod(self: "AisOps", parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
-                    ) -> pyfuse3.EntryAttributes:
-        raise fail(errno.EPERM)  # no devices, FIFOs or sockets in a bucket
 
     @fuse_op
     async def rename(self: "AisOps", parent_inode_old: int, name_old: bytes, parent_inode_new: int, name_new: bytes,

@@ -577,7 +577,10 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
 
     @fuse_op
     async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> list[bytes]:
-        return xattrs.list_names(await self._xattr_meta(self.inodes.get(inode)))
+        node = self.inodes.get(inode)
+        if node.kind == "link":
+            return []  # the kernel keeps user.* off symlinks (ENODATA for any get): listing them would mislead
+        return xattrs.list_names(await self._xattr_meta(node))
 
     @fuse_op
     async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext) -> None:
@@ -601,6 +604,12 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         node = self.inodes.get(inode)
         if node.bucket is None or node.is_bucket_root:
             raise fail(errno.ENODATA)
+        if xattrs.is_readonly(n):
+            # It describes the object and comes back at once; tools that mirror a source's names (`rsync -X`)
+            # remove those the source lacks, and must not fail on these.
+            if await self._xattr_meta(node) is None:
+                raise fail(errno.ENODATA)
+            return
         await self._update_custom(node, remove=xattrs.user_key(n))
 
     @fuse_op

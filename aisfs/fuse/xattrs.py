@@ -28,6 +28,10 @@ def system_values(meta: ObjectMeta) -> dict[str, str]:
             "etag": meta.etag, "size": str(meta.size)}
 
 
+def is_readonly(name: str) -> bool:
+    return name.startswith(AIS) and name[len(AIS):] in READONLY_NAMES
+
+
 def list_names(meta: ObjectMeta | None) -> list[bytes]:
     if meta is None:
         return []
@@ -38,7 +42,7 @@ def list_names(meta: ObjectMeta | None) -> list[bytes]:
 
 def get(meta: ObjectMeta | None, name: str) -> bytes:
     if meta is not None:
-        if name.startswith(AIS) and name[len(AIS):] in READONLY_NAMES:
+        if is_readonly(name):
             return system_values(meta)[name[len(AIS):]].encode()
         if name.startswith(META):
             k = name[len(META):]
@@ -62,8 +66,7 @@ def user_key(name: str) -> str:
 def check_set(meta: ObjectMeta | None, name: str, value: bytes) -> str | None:
     """Validate a set; None means "nothing to store" (an identical value written to a read-only name)."""
     if name.startswith(AIS):
-        if meta is not None and name[len(AIS):] in READONLY_NAMES and \
-                system_values(meta)[name[len(AIS):]].encode() == value:
+        if meta is not None and is_readonly(name) and system_values(meta)[name[len(AIS):]].encode() == value:
             return None
         raise fail(errno.EPERM)
     key = user_key(name)
