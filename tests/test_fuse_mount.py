@@ -172,8 +172,18 @@ def test_all_buckets_root(tmp_path: Path) -> None:
         assert os.listdir(m.mnt) == ["b1"]
         with pytest.raises(OSError):
             m.path("file-at-top").write_bytes(b"no")
+        # a bucket is not renamed in place (EXDEV), so mv copies it into a new bucket and removes the old one
+        m.path("b1", "d", "sub").mkdir(parents=True)
+        m.path("b1", "d", "sub", "g").write_bytes(b"2")
+        with pytest.raises(OSError) as ei:
+            os.rename(m.path("b1"), m.path("b3"))
+        assert ei.value.errno == errno.EXDEV
+        subprocess.run(["mv", str(m.path("b1", "d")), str(m.path("b4"))], check=True, timeout=60)  # a dir to the top
+        subprocess.run(["mv", str(m.path("b1")), str(m.path("b3"))], check=True, timeout=60)
+        assert sorted(os.listdir(m.mnt)) == ["b3", "b4"]
+        assert m.path("b4", "sub", "g").read_bytes() == b"2" and os.listdir(m.path("b3")) == ["f"]
         m.restart()
-        assert m.path("b1", "f").read_bytes() == b"1"
+        assert m.path("b3", "f").read_bytes() == b"1" and m.path("b4", "sub", "g").read_bytes() == b"2"
     finally:
         m.stop()
         cleanup(tmp_path)
