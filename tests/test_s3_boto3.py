@@ -180,6 +180,9 @@ def test_delete_objects_and_copy(s3: Any) -> None:
     with pytest.raises(ClientError) as e:
         s3.copy_object(Bucket="cp1", Key="k3", CopySource="cp1/k3")
     assert error_code(e) == "InvalidRequest"
+    s3.copy_object(Bucket="cp1", Key="k3", CopySource="cp1/k3", StorageClass="STANDARD")  # rclone settier
+    g = s3.get_object(Bucket="cp1", Key="k3")
+    assert g["Body"].read() == b"v3" and g["Metadata"] == {"n": "3"} and g["ContentType"] == "text/x"
     etag = s3.head_object(Bucket="cp1", Key="k3")["ETag"]
     with pytest.raises(ClientError) as e:
         s3.copy_object(Bucket="cp2", Key="c5", CopySource="cp1/k3", CopySourceIfNoneMatch=etag)

@@ -158,7 +158,8 @@ async def copy_object(eng: "Engine", ctx: Ctx) -> Response:
     directive = (ctx.h("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise InvalidRequest("x-amz-metadata-directive must be COPY or REPLACE")
-    if directive == "COPY" and (sb, sk) == (ctx.bucket, ctx.key) and not svid:
+    # A storage class named is a change S3 accepts (`rclone settier`); every object here is STANDARD.
+    if directive == "COPY" and (sb, sk) == (ctx.bucket, ctx.key) and not svid and not ctx.h("x-amz-storage-class"):
         raise InvalidRequest("This copy request is illegal because it is trying to copy an object to itself "
                              "without changing the object's metadata, storage class, website redirect location "
                              "or encryption attributes.")
