@@ -293,7 +293,8 @@ class _Conn:
         self.must_close = False
         self.http10 = False
 
-    async def _next_event(self, timeout: float | None, *, wait: bool = True) -> object | None:
+    async def _next_event(self, timeout: float | None, *, wait: bool = True, found_none: bool = False
+                          ) -> object | None:
         """The next parser event, reading from the client as needed; `_EOF` once it has closed. With `wait`
         False, None when it has not all arrived yet (what has is kept)."""
         events = self.parser.events
@@ -301,10 +302,11 @@ class _Conn:
             if self.eof or self.parser.upgraded:
                 return _EOF
             if timeout is None:
-                n = await self._read(wait)
+                n = await self._read(wait, found_none)
             else:
                 with trio.fail_after(timeout):
-                    n = await self._read(wait)
+                    n = await self._read(wait, found_none)
+            found_none = False
             if n is None:
                 return None
             if not n:
@@ -313,14 +315,19 @@ class _Conn:
             self.parser.feed(self.server.recv_buf[:n])
         return events.popleft()
 
-    async def _read(self, wait: bool = True) -> int | None:
+    async def _read(self, wait: bool = True, found_none: bool = False) -> int | None:
         """Read what the client sent into the server's shared buffer; its length, 0 at the end, None when
-        nothing has come and `wait` is False.
+        nothing has come and `wait` is False. `found_none`: a read just came back empty, so wait for the
+        socket first instead of yielding and asking again (one scheduler pass and one syscall less per
+        request on a keep-alive connection whose client waits for each answer).
 
         The scheduler runs before the read, never between it and the parse that follows (trio's own
         `recv_into` yields after its read), so no other connection's read can overwrite the buffer."""
         buf = self.server.recv_buf
-        await trio.lowlevel.checkpoint()
+        if found_none:
+            await trio.lowlevel.wait_readable(self.sock_fd)
+        else:
+            await trio.lowlevel.checkpoint()
         while True:
             try:
                 return os.readv(self.sock_fd, [buf])
@@ -372,7 +379,7 @@ class _Conn:
                         if ev is None:
                             scope.deadline = trio.current_time() + timeout
                             self.idle = True
-                            ev = await self._next_event(None)
+                            ev = await self._next_event(None, found_none=True)
                             self.idle = False
                             scope.deadline = math.inf
                     except _Rejected as e:
