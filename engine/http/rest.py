@@ -68,7 +68,7 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
         h.append(("ais-version-id", m.vid))
     if m.custom:
         h.append(("ais-custom-md", format_custom_md(m.custom)))
-    return [(k, v.encode("utf-8").decode("latin-1")) for k, v in h]
+    return [(k, v if v.isascii() else v.encode("utf-8").decode("latin-1")) for k, v in h]
 
 
 def utf8_header(value: str, name: str) -> str:
@@ -421,6 +421,8 @@ class RestFace:
 def _check_provider(req: Request) -> None:
     """AIStore names a remote bucket by `?provider=` (s3, gcp, ht, ...); this store holds ais:// buckets
     only, so a request for another provider is refused rather than served from the local bucket."""
+    if not req.query_string:
+        return
     provider = req.query.get("provider", "")
     if provider not in ("", "ais"):
         raise NotImplementedYet(f"provider {provider!r} is not supported yet: only ais:// buckets are served")

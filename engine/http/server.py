@@ -183,7 +183,7 @@ def _clean_value(v: str) -> str:
 
 
 def _has_length(headers: list[tuple[str, str]]) -> bool:
-    return any(k.lower() == "content-length" for k, _ in headers)
+    return any(len(k) == 14 and k.lower() == "content-length" for k, _ in headers)
 
 
 class _Rejected(Exception):
