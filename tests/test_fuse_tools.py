@@ -113,20 +113,20 @@ def test_rsync_x_and_tar_xattrs_keep_user_metadata(m: Mount, tmp_path: Path) -> 
     os.setxattr(src / "a" / "b" / "data.bin", "user.meta.label", "cat \u00e9".encode())
     os.setxattr(src / "a", "user.meta.dir", b"yes")
     want = xattrs_of(src)
-    run("rsync", "-aX", f"{src}/", f"{m.path('rsx')}/")  # also removes names src lacks: the read-only ones
-    assert snapshot(m.path("rsx")) == snapshot(src) and xattrs_of(m.path("rsx")) == want
+    run("rsync", "-aX", f"{src}/", f"{m.path('xa-rs')}/")  # also removes names src lacks: the read-only ones
+    assert snapshot(m.path("xa-rs")) == snapshot(src) and xattrs_of(m.path("xa-rs")) == want
     run("tar", "--xattrs", "-cf", str(tmp_path / "x.tar"), "-C", str(src), ".")
-    m.path("tarx").mkdir()
-    run("tar", "--xattrs", "-xf", str(tmp_path / "x.tar"), "-C", str(m.path("tarx")))  # mknod, then xattrs
-    assert snapshot(m.path("tarx")) == snapshot(src) and xattrs_of(m.path("tarx")) == want
+    m.path("xa-tar").mkdir()
+    run("tar", "--xattrs", "-xf", str(tmp_path / "x.tar"), "-C", str(m.path("xa-tar")))  # mknod, then xattrs
+    assert snapshot(m.path("xa-tar")) == snapshot(src) and xattrs_of(m.path("xa-tar")) == want
     skip = "--filter=-x user.ais.*"
-    run("rsync", "-aX", skip, f"{m.path('rsx')}/", f"{m.path('rsx2')}/")
-    assert xattrs_of(m.path("rsx2")) == want
-    assert run("rsync", "-aXi", skip, f"{m.path('rsx')}/", f"{m.path('rsx2')}/").strip() == ""
-    run("tar", "--xattrs", "-cf", str(tmp_path / "m.tar"), "-C", str(m.path("tarx")), ".")
-    m.path("tarx2").mkdir()
-    run("tar", "--xattrs", "--xattrs-exclude=user.ais.*", "-xf", str(tmp_path / "m.tar"), "-C", str(m.path("tarx2")))
-    assert snapshot(m.path("tarx2")) == snapshot(src) and xattrs_of(m.path("tarx2")) == want
+    run("rsync", "-aX", skip, f"{m.path('xa-rs')}/", f"{m.path('xa-rs2')}/")
+    assert xattrs_of(m.path("xa-rs2")) == want
+    assert run("rsync", "-aXi", skip, f"{m.path('xa-rs')}/", f"{m.path('xa-rs2')}/").strip() == ""
+    run("tar", "--xattrs", "-cf", str(tmp_path / "m.tar"), "-C", str(m.path("xa-tar")), ".")
+    m.path("xa-tar2").mkdir()
+    run("tar", "--xattrs", "--xattrs-exclude=user.ais.*", "-xf", str(tmp_path / "m.tar"), "-C", str(m.path("xa-tar2")))
+    assert snapshot(m.path("xa-tar2")) == snapshot(src) and xattrs_of(m.path("xa-tar2")) == want
 
 
 def test_cp_a_keeps_times_and_modes(m: Mount, tmp_path: Path) -> None:
