@@ -138,10 +138,10 @@ class NamespaceOps:
             raise fail(errno.EINVAL)
         p_old, bucket, src = self._child(parent_inode_old, name_old)
         p_new, dst_bucket, dst = self._child(parent_inode_new, name_new)
+        if (bucket, src) == (dst_bucket, dst):
+            return  # a name renamed to itself, a bucket included: nothing to do (POSIX)
         if p_old.bucket is None or p_new.bucket is None or dst_bucket != bucket:
             raise fail(errno.EXDEV)  # a bucket, or across buckets: mv falls back to copy + delete
-        if src == dst:
-            return
         rs = await self._resolve(bucket, src)
         if rs is None:
             raise fail(errno.ENOENT)
