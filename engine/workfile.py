@@ -16,12 +16,13 @@ from typing import AsyncIterable, Iterator
 import trio
 
 from .checksum import Cksum, MultiHasher, new_hasher
-from .durable import fsync_path
+from .durable import fsync_path, start_writeback
 from .errors import BadDigest, EntityTooLarge, IncompleteBody, ObjectCorrupted, OutOfSpace, first_error
 from .mountpath import Mountpath
 
 BATCH = 1 << 20          # write + hash in a worker thread once this much is buffered
 INLINE_WRITE = 256 << 10  # below this, writing to the page cache is cheaper than a thread hop
+WRITEBACK_STEP = 8 << 20  # bytes written before the disk is asked to start on them (beside a slow hash)
 LOM_XATTR = "user.ais.lom"
 MAX_LOM = 4000
 # copy_file_range(2) refusing a pair of files: across file systems (EXDEV), or not offered at all
@@ -106,6 +107,7 @@ class WorkFile:
         self.sealed = False                 # committed: an object's data now, never removed by its writer
         self.shared = False                 # a file this writer did not create (see `in_place`): never removed
         self._buf = bytearray()
+        self._wb_from = 0                   # written bytes before this offset were handed to the disk
         self._fd = os.open(self.path, access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
     @classmethod
@@ -116,7 +118,7 @@ class WorkFile:
         wf = cls.__new__(cls)
         wf.mp, wf.fid, wf.path = mp, fid, mp.data_path(fid)
         wf.hasher = MultiHasher(hash_types)
-        wf.size, wf.copies, wf._buf = 0, [], bytearray()
+        wf.size, wf.copies, wf._buf, wf._wb_from = 0, [], bytearray(), offset
         wf.placed, wf.sealed, wf.shared = False, False, True   # `place` places only its copies
         wf._fd = os.open(wf.path, os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -183,7 +185,17 @@ class WorkFile:
                     continue
                 async with trio.open_nursery() as both:
                     both.start_soon(trio.to_thread.run_sync, self.hasher.update, batch)
-                    await trio.to_thread.run_sync(self._write_only, batch)
+                    await trio.to_thread.run_sync(self._write_ahead_of_hash, batch)
+
+    def _write_ahead_of_hash(self, data: bytes | bytearray) -> None:
+        """Write a batch beside a slow hash (MD5, SHA), which sets the pace: the writer has time to start the
+        disk on every WRITEBACK_STEP written, so the fsync before the answer finds little left to write.
+        (Beside a fast hash the writer sets the pace, and doing this there made PUTs slower.)"""
+        self._write_only(data)
+        end = os.lseek(self._fd, 0, os.SEEK_CUR)
+        if end - self._wb_from >= WRITEBACK_STEP:
+            start_writeback(self._fd, self._wb_from, end - self._wb_from)
+            self._wb_from = end
 
     async def copy_from(self, fd: int, offset: int, length: int) -> None:
         """Fill from another data file (object copy, multipart assembly). The kernel copies the bytes
