@@ -211,6 +211,32 @@ def test_transfer_manager_multipart_and_unsupported(s3: Any) -> None:
     assert s3.get_bucket_acl(Bucket="big")["Grants"][0]["Permission"] == "FULL_CONTROL"
 
 
+def test_get_object_attributes(s3: Any) -> None:
+    """GetObjectAttributes of a plain object (boto3's default CRC32 stored with it), a multipart one, and
+    an older version; the attributes header is required."""
+    s3.create_bucket(Bucket="attrs")
+    s3.put_bucket_versioning(Bucket="attrs", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket="attrs", Key="k", Body=b"one")
+    s3.put_object(Bucket="attrs", Key="k", Body=b"second")
+    every = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+    r = s3.get_object_attributes(Bucket="attrs", Key="k", ObjectAttributes=every)
+    h = s3.head_object(Bucket="attrs", Key="k", ChecksumMode="ENABLED")
+    assert r["ETag"] == h["ETag"].strip('"') and r["ObjectSize"] == 6 and r["StorageClass"] == "STANDARD"
+    assert r["Checksum"]["ChecksumCRC32"] == h["ChecksumCRC32"] and "ObjectParts" not in r
+    assert r["VersionId"] == h["VersionId"] and r["LastModified"] == h["LastModified"]
+    old = s3.get_object_attributes(Bucket="attrs", Key="k", VersionId=first["VersionId"], ObjectAttributes=["ObjectSize"])
+    assert old["ObjectSize"] == 3 and "ETag" not in old
+    s3.upload_fileobj(io.BytesIO(random_bytes(12 << 20)), "attrs", "mp")
+    r = s3.get_object_attributes(Bucket="attrs", Key="mp", ObjectAttributes=every)
+    assert r["ObjectParts"]["TotalPartsCount"] == 2 and r["ETag"].endswith("-2") and r["ObjectSize"] == 12 << 20
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket="attrs", Key="absent", ObjectAttributes=["ETag"])
+    assert error_code(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket="attrs", Key="k", ObjectAttributes=["Colour"])
+    assert error_code(e) == "InvalidArgument"
+
+
 def test_crc64nvme_put_and_transfer_manager(s3: Any) -> None:
     """CRC64NVME from boto3 (computed by awscrt on its side): verified, stored, returned and checked on GET."""
     s3.create_bucket(Bucket="c64")

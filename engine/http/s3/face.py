@@ -26,7 +26,7 @@ UNSUPPORTED = frozenset((
     "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory", "legal-hold",
     "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy",
     "policyStatus", "publicAccessBlock", "replication", "requestPayment", "restore", "retention", "select",
-    "tagging", "torrent", "website", "attributes", "renameObject"))
+    "tagging", "torrent", "website", "renameObject"))
 # Engine codes that are not S3 codes.
 S3_CODES = {"NotFound": "NoSuchKey", "MalformedRequest": "InvalidRequest", "InvalidObjectName": "InvalidArgument",
             "ObjectCorrupted": "InternalError", "MountpathUnavailable": "ServiceUnavailable",
@@ -141,6 +141,8 @@ class S3Face:
                 return await multipart.list_parts(eng, ctx)
             if "acl" in q and m == "GET":
                 return await buckets.get_acl(eng, ctx)
+            if "attributes" in q and m == "GET":
+                return await objects.get_object_attributes(eng, ctx)
             return await objects.get_object(eng, ctx, head=m == "HEAD")
         if m == "PUT":
             if "uploadId" in q or "partNumber" in q:

@@ -10,7 +10,7 @@ from ... import versions
 from ...errors import AisError, BadDigest, BadRequest
 from ...objects import WriteCondition
 from ...ranges import parse_range
-from ..server import FileBody, Response
+from ..server import FileBody, Response, http_date
 from . import xml
 from .buckets import XML, s3_versioning, xml_response
 from .common import (Ctx, check_conditions, checksum_headers, latin1, map_digest_error,
@@ -93,6 +93,37 @@ async def get_object(eng: "Engine", ctx: Ctx, *, head: bool) -> Response:
         if reader is not None:
             reader.close()
         raise
+
+
+OBJECT_ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
+
+
+async def get_object_attributes(eng: "Engine", ctx: Ctx) -> Response:
+    """GetObjectAttributes: the attributes named in x-amz-object-attributes, of the current version or
+    `versionId`, without the data. The ETag is unquoted here, as S3 sends it in this one response."""
+    wanted = {a.strip() for a in ctx.h("x-amz-object-attributes").split(",") if a.strip()}
+    if not wanted or not wanted <= set(OBJECT_ATTRIBUTES):
+        raise BadRequest(f"x-amz-object-attributes must name some of {', '.join(OBJECT_ATTRIBUTES)}")
+    vid = ctx.q.get("versionId", "")
+    m = await versions.head(eng, ctx.bucket, ctx.key, vid)
+    parts: list[str] = []
+    if "ETag" in wanted:
+        parts.append(el("ETag", m.etag))
+    if "Checksum" in wanted and (sums := checksum_headers(m)):
+        parts.append("<Checksum>" + "".join(el(f"Checksum{k[len('x-amz-checksum-'):].upper()}", v)
+                                            for k, v in sums) + "</Checksum>")
+    if "ObjectParts" in wanted and mpu.LAYOUT in m.headers:
+        parts.append(f"<ObjectParts>{el('PartsCount', mpu.part_range(m, 1)[2])}</ObjectParts>")
+    if "StorageClass" in wanted:
+        parts.append(el("StorageClass", "STANDARD"))
+    if "ObjectSize" in wanted:
+        parts.append(el("ObjectSize", m.size))
+    h = [("last-modified", http_date(m.mtime_ns / 1e9))]
+    if s3_versioning(eng.bucket_props(ctx.bucket)) or m.vid != "null":
+        h.append(("x-amz-version-id", m.vid))
+    resp = xml_response("GetObjectAttributesResponse", parts)
+    resp.headers += h
+    return resp
 
 
 async def delete_object(eng: "Engine", ctx: Ctx) -> Response:
