@@ -211,6 +211,28 @@ def test_transfer_manager_multipart_and_unsupported(s3: Any) -> None:
     assert s3.get_bucket_acl(Bucket="big")["Grants"][0]["Permission"] == "FULL_CONTROL"
 
 
+def test_the_private_acl_can_be_set_again_and_no_other(s3: Any) -> None:
+    s3.create_bucket(Bucket="acls")
+    s3.put_object(Bucket="acls", Key="k", Body=b"x")
+    s3.put_bucket_acl(Bucket="acls", ACL="private")
+    s3.put_object_acl(Bucket="acls", Key="k", ACL="private")
+    owner = s3.get_object_acl(Bucket="acls", Key="k")
+    s3.put_object_acl(Bucket="acls", Key="k",  # the policy GetObjectAcl gave, sent back (as `cp -p` tools do)
+                      AccessControlPolicy={"Grants": owner["Grants"], "Owner": owner["Owner"]})
+    public = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
+    for call in (lambda: s3.put_object_acl(Bucket="acls", Key="k", ACL="public-read"),
+                 lambda: s3.put_bucket_acl(Bucket="acls", GrantRead="uri=http://acs.amazonaws.com/groups/global/AllUsers"),
+                 lambda: s3.put_object_acl(Bucket="acls", Key="k",
+                                           AccessControlPolicy={"Grants": [*owner["Grants"], public], "Owner": owner["Owner"]})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_code(e) == "NotImplemented"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_acl(Bucket="acls", Key="absent", ACL="private")
+    assert error_code(e) == "NoSuchKey"
+    assert s3.get_object(Bucket="acls", Key="k")["Body"].read() == b"x"
+
+
 def test_get_object_attributes(s3: Any) -> None:
     """GetObjectAttributes of a plain object (boto3's default CRC32 stored with it), a multipart one, and
     an older version; the attributes header is required."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ... import versions
 from ...bprops import ACCESS_HEAD, check_access
-from ...errors import InvalidBucketName
+from ...errors import InvalidBucketName, NotImplementedYet
 from ..server import Response
 from . import xml
 from .common import Ctx, read_small_body
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from ...core import Engine
 
 XML = [("content-type", "application/xml")]
-OWNER = "<Owner><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Owner>"
+OWNER_ID = "aisfs"
+OWNER = f"<Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName></Owner>"
 S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 VERSIONING_PROP = "s3"   # bucket prop versioning.s3: "" (never enabled), "Enabled" or "Suspended"
 
@@ -80,6 +81,26 @@ async def put_versioning(eng: "Engine", ctx: Ctx) -> Response:
     if root.tag != "VersioningConfiguration" or status not in ("Enabled", "Suspended"):
         raise xml.MalformedXML("expected <VersioningConfiguration><Status>Enabled|Suspended</Status>")
     await eng.set_bucket_props(ctx.bucket, {f"versioning.{VERSIONING_PROP}": status})
+    return Response(200, [], b"")
+
+
+async def put_acl(eng: "Engine", ctx: Ctx) -> Response:
+    """PutBucketAcl / PutObjectAcl: the one ACL there is (the owner's FULL_CONTROL: canned `private`) may be
+    set again, so tools that set it explicitly succeed (`s3cmd setacl --acl-private`); any other grant is
+    refused rather than ignored."""
+    eng.bucket_props(ctx.bucket)
+    if ctx.key:
+        await versions.head(eng, ctx.bucket, ctx.key, ctx.q.get("versionId", ""))
+    refused = NotImplementedYet("only the private ACL is supported: every bucket and object is private to its "
+                                "owner")
+    if ctx.h("x-amz-acl") not in ("", "private") or any(k.startswith("x-amz-grant-") for k in ctx.req.headers):
+        raise refused
+    body = await read_small_body(ctx, 64 * 1024)
+    if body:
+        for grant in xml.parse(body).iter("Grant"):
+            grantee = grant.find("Grantee")
+            if xml.text(grant, "Permission") != "FULL_CONTROL" or xml.text(grantee, "ID") != OWNER_ID:
+                raise refused
     return Response(200, [], b"")
 
 

@@ -121,7 +121,7 @@ class S3Face:
             if "versioning" in q:
                 return await buckets.put_versioning(eng, ctx)
             if "acl" in q:
-                raise NotImplementedYet("PUT ?acl is not implemented: every bucket is private to its owner")
+                return await buckets.put_acl(eng, ctx)
             return await buckets.create_bucket(eng, ctx)
         if m == "HEAD":
             return await buckets.head_bucket(eng, ctx)
@@ -148,7 +148,7 @@ class S3Face:
             if "uploadId" in q or "partNumber" in q:
                 return await multipart.upload_part(eng, ctx)
             if "acl" in q:
-                raise NotImplementedYet("PUT ?acl is not implemented: every object is private to its owner")
+                return await buckets.put_acl(eng, ctx)
             if ctx.h("x-amz-copy-source"):
                 return await objects.copy_object(eng, ctx)
             return await objects.put_object(eng, ctx)
