@@ -107,6 +107,8 @@ async def put_acl(eng: "Engine", ctx: Ctx) -> Response:
 async def get_acl(eng: "Engine", ctx: Ctx) -> Response:
     """The canned answer: the owner has FULL_CONTROL, nobody else has anything."""
     eng.bucket_props(ctx.bucket)
+    if ctx.key:
+        await versions.head(eng, ctx.bucket, ctx.key, ctx.q.get("versionId", ""))   # NoSuchKey, as S3
     grant = ('<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
              'xsi:type="CanonicalUser"><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Grantee>'
              "<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>")
