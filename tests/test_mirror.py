@@ -3,6 +3,7 @@ survive a lost disk or a rotten copy, make-n-copies both ways, deletes that take
 crash leftover copy cleaned at start-up, and copies between mountpaths on different file systems."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,8 +25,13 @@ MIRRORED = {"mirror": {"enabled": True, "copies": 2}}
 
 
 def _files(mp: Path) -> dict[str, bytes]:
-    """Data file id -> content of every data file on a mountpath."""
-    return {p.name: p.read_bytes() for p in (mp / "%ob").glob("*/*/*") if p.is_file()}
+    """Data file id -> content of every data file on a mountpath; one the reaper removes while this looks
+    is not there."""
+    out = {}
+    for p in (mp / "%ob").glob("*/*/*"):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            out[p.name] = p.read_bytes()
+    return out
 
 
 def _body(key: str) -> bytes:
