@@ -110,6 +110,6 @@ async def get_acl(eng: "Engine", ctx: Ctx) -> Response:
     if ctx.key:
         await versions.head(eng, ctx.bucket, ctx.key, ctx.q.get("versionId", ""))   # NoSuchKey, as S3
     grant = ('<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-             'xsi:type="CanonicalUser"><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Grantee>'
+             f'xsi:type="CanonicalUser"><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName></Grantee>'
              "<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>")
     return xml_response("AccessControlPolicy", [OWNER, grant])
