@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 XML = [("content-type", "application/xml")]
 OWNER_ID = "aisfs"
 OWNER = f"<Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName></Owner>"
+INITIATOR = OWNER.replace("Owner>", "Initiator>")   # of every multipart upload: the one owner
 S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 VERSIONING_PROP = "s3"   # bucket prop versioning.s3: "" (never enabled), "Enabled" or "Suspended"
 

@@ -13,7 +13,7 @@ from ...errors import AisError
 from ...meta import ObjectMeta
 from ..server import Response
 from . import xml
-from .buckets import OWNER, XML, s3_versioning, xml_response
+from .buckets import INITIATOR, OWNER, XML, s3_versioning, xml_response
 from .chunked import S3_CHECKSUMS, b64_to_hex
 from .common import (Ctx, check_conditions, checksum_headers, map_digest_error, prepare_upload, read_small_body,
                      sent_checksums, user_metadata)
@@ -199,7 +199,7 @@ async def list_parts(eng: "Engine", ctx: Ctx) -> Response:
     algo = up.meta.get("algo") or ""
     out = [el("Bucket", ctx.bucket), el("Key", ctx.key), el("UploadId", upload_id),
            el("PartNumberMarker", after), el("MaxParts", limit), el("IsTruncated", "true" if truncated else "false"),
-           "<Initiator><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Initiator>", OWNER,
+           INITIATOR, OWNER,
            el("StorageClass", "STANDARD")]
     if truncated and parts:
         out.append(el("NextPartNumberMarker", parts[-1].number))
@@ -224,6 +224,5 @@ async def list_uploads(eng: "Engine", ctx: Ctx) -> Response:
         out += [el("NextKeyMarker", ups[-1].key), el("NextUploadIdMarker", ups[-1].upload_id)]
     for u in ups:
         out.append(f"<Upload>{el('Key', u.key)}{el('UploadId', u.upload_id)}"
-                   "<Initiator><ID>aisfs</ID><DisplayName>aisfs</DisplayName></Initiator>"
-                   f"{OWNER}{el('StorageClass', 'STANDARD')}{el('Initiated', iso8601(u.created_ns))}</Upload>")
+                   f"{INITIATOR}{OWNER}{el('StorageClass', 'STANDARD')}{el('Initiated', iso8601(u.created_ns))}</Upload>")
     return xml_response("ListMultipartUploadsResult", out)
