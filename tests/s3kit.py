@@ -25,10 +25,13 @@ def keyed_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
     return Server(data_dir, *extra, env={**KEY_ENV, **(env or {})}).start()
 
 
-def client(endpoint: str, *, access: str = ACCESS, secret: str = SECRET, **config: Any) -> Any:
-    """boto3 with default settings (CRC32 request checksums included), path-style on a custom endpoint."""
+def client(endpoint: str, *, access: str = ACCESS, secret: str = SECRET, token: str | None = None,
+           **config: Any) -> Any:
+    """boto3 with default settings (CRC32 request checksums included), path-style on a custom endpoint;
+    `token`: temporary credentials' session token, as AWS STS hands out."""
     return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
-                        region_name=REGION, config=Config(s3={"addressing_style": "path"}, **config))
+                        aws_session_token=token, region_name=REGION,
+                        config=Config(s3={"addressing_style": "path"}, **config))
 
 
 def no_retries(s3: Any) -> Any:

@@ -98,6 +98,14 @@ def test_presigned_urls_v4_and_v2(srv: Server) -> None:
     v2 = s3.generate_presigned_url("get_object", Params={"Bucket": "wire", "Key": "pre/signed key"}, ExpiresIn=60)
     assert "AWSAccessKeyId=" in v2 and httpx.get(v2).content == b"presigned"
     assert httpx.get(v2.replace("Expires=", "Expires=1")).status_code == 403
+    # with temporary credentials: the session token is signed with the URL, in either version
+    for version in ("s3", "s3v4"):
+        session = client(url, token="FwoGZXIvYXdzEXAMPLE/token+=", signature_version=version)
+        with_token = session.generate_presigned_url("get_object", ExpiresIn=60,
+                                                    Params={"Bucket": "wire", "Key": "pre/signed key"})
+        assert "ecurity-" in with_token and httpx.get(with_token).content == b"presigned", with_token
+        assert session.get_object(Bucket="wire", Key="pre/signed key")["Body"].read() == b"presigned"
+        assert httpx.get(with_token.replace("EXAMPLE", "EXAMPLF")).status_code == 403
 
 
 def test_anonymous_only_on_loopback_without_keys(tmp_path: Path) -> None:

@@ -268,7 +268,10 @@ class Authenticator:
             except ValueError:
                 raise AccessDenied("invalid Expires in the presigned URL") from None
         h = req.headers
-        amz = "".join(f"{k}:{' '.join(h[k].split())}\n" for k in sorted(h) if k.startswith("x-amz-"))
+        signed = {k: v for k, v in h.items() if k.startswith("x-amz-")}
+        if not header:   # a presigned URL carries its x-amz-* (a session's x-amz-security-token) in the query
+            signed |= {k.lower(): v for k, v in _query_pairs(req.query_string) if k.lower().startswith("x-amz-")}
+        amz = "".join(f"{k}:{' '.join(signed[k].split())}\n" for k in sorted(signed))
         date_line = when if not (header and "x-amz-date" in h) else ""
         pairs = sorted((k, v) for k, v in _query_pairs(req.query_string) if k in V2_SUBRESOURCES)
         sub = "&".join(f"{k}={v}" if v else k for k, v in pairs)
