@@ -211,6 +211,34 @@ def test_transfer_manager_multipart_and_unsupported(s3: Any) -> None:
     assert s3.get_bucket_acl(Bucket="big")["Grants"][0]["Permission"] == "FULL_CONTROL"
 
 
+def test_writes_asking_for_what_is_not_kept_are_refused(s3: Any) -> None:
+    """Encryption, object lock, tags, public ACLs: NotImplemented, and nothing written, rather than an object
+    the client believes encrypted, locked, tagged or public."""
+    s3.create_bucket(Bucket="unkept")
+    asks = [{"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k"},
+            {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"},
+            {"ObjectLockLegalHoldStatus": "ON"}, {"Tagging": "k=v"}, {"ACL": "public-read"},
+            {"WebsiteRedirectLocation": "/elsewhere"}]
+    for extra in asks:
+        for call in (lambda: s3.put_object(Bucket="unkept", Key="k", Body=b"x", **extra),
+                     lambda: s3.create_multipart_upload(Bucket="unkept", Key="k", **extra)):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert error_code(e) == "NotImplemented", extra
+    s3.put_object(Bucket="unkept", Key="src", Body=b"s")
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="unkept", Key="k", CopySource="unkept/src", ServerSideEncryption="AES256")
+    assert error_code(e) == "NotImplemented"
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    assert error_code(e) == "NotImplemented"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="unkept")["Contents"]] == ["src"]
+    assert "locked" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    # what every object has anyway is accepted: the private ACL, a storage class (kept as STANDARD)
+    s3.put_object(Bucket="unkept", Key="ok", Body=b"o", ACL="private", StorageClass="STANDARD_IA")
+    assert s3.head_object(Bucket="unkept", Key="ok")["ContentLength"] == 1
+
+
 def test_the_private_acl_can_be_set_again_and_no_other(s3: Any) -> None:
     s3.create_bucket(Bucket="acls")
     s3.put_object(Bucket="acls", Key="k", Body=b"x")

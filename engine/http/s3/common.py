@@ -11,7 +11,7 @@ from email.utils import parsedate_tz, mktime_tz
 from typing import AsyncIterable
 
 from ...checksum import hex_to_b64, new_hasher
-from ...errors import BadDigest, EntityTooLarge, PreconditionFailed
+from ...errors import BadDigest, EntityTooLarge, NotImplementedYet, PreconditionFailed
 from ...meta import ObjectMeta
 from ..server import Request, http_date
 from . import chunked
@@ -36,6 +36,24 @@ class Ctx:
 
     def h(self, name: str) -> str:
         return self.req.headers.get(name, "")
+
+
+# What a write may ask for that this store cannot give: refused, never accepted and silently not done
+# (an object the client believes encrypted, locked, tagged or public would be a lie).
+_UNKEPT_PREFIXES = ("x-amz-server-side-encryption", "x-amz-copy-source-server-side-encryption",
+                    "x-amz-object-lock-", "x-amz-grant-")
+_UNKEPT = ("x-amz-tagging", "x-amz-website-redirect-location")
+_PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read", "aws-exec-read")
+
+
+def refuse_unkept(ctx: "Ctx") -> None:
+    """NotImplemented for a write asking for encryption, object lock, tags, a redirect or a grant beyond the
+    owner's; a canned `private` (or bucket-owner) ACL and any storage class are what every object has."""
+    for name in ctx.req.headers:
+        if name.startswith(_UNKEPT_PREFIXES) or name in _UNKEPT:
+            raise NotImplementedYet(f"{name} is not supported: objects here are not encrypted, locked or tagged")
+    if ctx.h("x-amz-acl") in _PUBLIC_ACLS or ctx.h("x-amz-bucket-object-lock-enabled").lower() == "true":
+        raise NotImplementedYet("public ACLs and object lock are not supported: everything is private to its owner")
 
 
 def latin1(s: str) -> str:

@@ -12,7 +12,7 @@ from ...errors import AisError, NotImplementedYet, RangeNotSatisfiable
 from ..server import Request, Response
 from . import buckets, listing, multipart, objects
 from .auth import Authenticator
-from .common import Ctx
+from .common import Ctx, refuse_unkept
 from .errors import MethodNotAllowed, NotModified
 from .xml import doc, el
 
@@ -122,6 +122,7 @@ class S3Face:
                 return await buckets.put_versioning(eng, ctx)
             if "acl" in q:
                 return await buckets.put_acl(eng, ctx)
+            refuse_unkept(ctx)
             return await buckets.create_bucket(eng, ctx)
         if m == "HEAD":
             return await buckets.head_bucket(eng, ctx)
@@ -145,10 +146,11 @@ class S3Face:
                 return await objects.get_object_attributes(eng, ctx)
             return await objects.get_object(eng, ctx, head=m == "HEAD")
         if m == "PUT":
-            if "uploadId" in q or "partNumber" in q:
-                return await multipart.upload_part(eng, ctx)
             if "acl" in q:
                 return await buckets.put_acl(eng, ctx)
+            refuse_unkept(ctx)
+            if "uploadId" in q or "partNumber" in q:
+                return await multipart.upload_part(eng, ctx)
             if ctx.h("x-amz-copy-source"):
                 return await objects.copy_object(eng, ctx)
             return await objects.put_object(eng, ctx)
@@ -158,6 +160,7 @@ class S3Face:
             return await objects.delete_object(eng, ctx)
         if m == "POST":
             if "uploads" in q:
+                refuse_unkept(ctx)
                 return await multipart.create(eng, ctx)
             if "uploadId" in q:
                 return await multipart.complete(eng, ctx)
