@@ -108,6 +108,23 @@ def test_presigned_urls_v4_and_v2(srv: Server) -> None:
         assert httpx.get(with_token.replace("EXAMPLE", "EXAMPLF")).status_code == 403
 
 
+def test_sigv2_header_auth_from_boto3(srv: Server) -> None:
+    """boto3 told to sign with SigV2 (`signature_version="s3"`, as old configurations do) signs a bucket's own
+    resource as "/bucket/": bucket calls must verify as well as object calls."""
+    v2 = client(f"{srv.url}/s3", signature_version="s3")
+    v2.create_bucket(Bucket="sigv2")
+    v2.put_object(Bucket="sigv2", Key="ü/k +1", Body=b"two")
+    assert v2.get_object(Bucket="sigv2", Key="ü/k +1")["Body"].read() == b"two"
+    assert [o["Key"] for o in v2.list_objects_v2(Bucket="sigv2")["Contents"]] == ["ü/k +1"]
+    v2.head_bucket(Bucket="sigv2")
+    v2.delete_object(Bucket="sigv2", Key="ü/k +1")
+    v2.delete_bucket(Bucket="sigv2")
+    bad = client(f"{srv.url}/s3", secret="wrong", signature_version="s3")
+    with pytest.raises(ClientError) as e:
+        bad.list_objects_v2(Bucket="wire")
+    assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
 def test_anonymous_only_on_loopback_without_keys(tmp_path: Path) -> None:
     s = Server(tmp_path / "anon").start()
     try:

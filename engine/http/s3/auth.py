@@ -277,6 +277,8 @@ class Authenticator:
         sub = "&".join(f"{k}={v}" if v else k for k, v in pairs)
         paths = {req.raw_path, req.path}
         paths |= {p[3:] for p in list(paths) if p.startswith("/s3/")}
+        # a bucket's own resource is "/bucket/" (botocore signs it so), whether or not the path has the slash
+        paths |= {p + "/" for p in list(paths) if p.count("/") == 1 and len(p) > 1}
         for path in paths:
             resource = path + (f"?{sub}" if sub else "")
             sts = f"{req.method}\n{h.get('content-md5', '')}\n{h.get('content-type', '')}\n{date_line}\n{amz}{resource}"
