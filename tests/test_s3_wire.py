@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import zlib
+from email.utils import formatdate
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 from xml.etree import ElementTree
@@ -336,6 +337,14 @@ def test_virtual_hosted_style(srv: Server) -> None:
         assert r.status_code == 200 and r.content.startswith(b"hello world")
         # path-style still works beside it
         assert signed("GET", f"{srv.url}/s3/wire/chunked").status_code == 200
+        # SigV2 headers (s3cmd with signature_v2 and host_bucket = %(bucket)s.<domain>): the resource signed
+        # names the bucket, which the path does not
+        date = formatdate(usegmt=True)
+        sig = base64.b64encode(hmac.new(SECRET.encode(), f"GET\n\n\n{date}\n/wire/chunked".encode(),
+                                        hashlib.sha1).digest()).decode()
+        r = httpx.get(f"{srv.url}/chunked", headers={"host": f"wire.s3.local:{srv.port}", "date": date,
+                                                     "authorization": f"AWS {ACCESS}:{sig}"})
+        assert r.status_code == 200 and r.content.startswith(b"hello world"), r.text
     finally:
         httpx.put(f"{srv.url}/v1/daemon/set-config?s3.virtual_host_domain=")
 

@@ -148,6 +148,17 @@ def _parse_amz_date(s: str) -> float:
         raise AccessDenied(f"invalid X-Amz-Date {s!r}") from None
 
 
+_HOST_PORT = re.compile(r":\d+$")
+
+
+def host_bucket(req: "Request", domain: str) -> str:
+    """The bucket a virtual-hosted-style request names in its Host (`BUCKET.<domain>`), else ""."""
+    if not domain:
+        return ""
+    host = _HOST_PORT.sub("", req.headers.get("host", "")).lower()
+    return host[: -len(domain) - 1] if host.endswith("." + domain.lower()) else ""
+
+
 def _check_skew(ts: float) -> None:
     if abs(time.time() - ts) > MAX_SKEW:
         raise RequestTimeTooSkewed("the difference between the request time and the server's time is too large")
@@ -279,6 +290,8 @@ class Authenticator:
         paths |= {p[3:] for p in list(paths) if p.startswith("/s3/")}
         # a bucket's own resource is "/bucket/" (botocore signs it so), whether or not the path has the slash
         paths |= {p + "/" for p in list(paths) if p.count("/") == 1 and len(p) > 1}
+        if bucket := host_bucket(req, self.engine.config.doc["s3"].get("virtual_host_domain", "")):
+            paths = {f"/{bucket}{p}" for p in paths}   # virtual-hosted style: the resource names the bucket
         for path in paths:
             resource = path + (f"?{sub}" if sub else "")
             sts = f"{req.method}\n{h.get('content-md5', '')}\n{h.get('content-type', '')}\n{date_line}\n{amz}{resource}"

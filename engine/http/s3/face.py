@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import secrets
 from typing import TYPE_CHECKING
 
 from ...errors import AisError, NotImplementedYet, RangeNotSatisfiable
 from ..server import Request, Response
 from . import buckets, listing, multipart, objects
-from .auth import Authenticator
+from .auth import Authenticator, host_bucket
 from .common import Ctx, refuse_unkept
 from .errors import MethodNotAllowed, NotModified
 from .xml import doc, el
@@ -32,7 +31,6 @@ S3_CODES = {"NotFound": "NoSuchKey", "MalformedRequest": "InvalidRequest", "Inva
             "ObjectCorrupted": "InternalError", "MountpathUnavailable": "ServiceUnavailable",
             "Conflict": "OperationAborted", "ObjectAlreadyExists": "OperationAborted", "DataDirInUse": "InternalError",
             "DataDirFormat": "InternalError"}
-_HOST_PORT = re.compile(r":\d+$")
 
 
 def error_response(err: AisError, resource: str, request_id: str, head: bool = False) -> Response:
@@ -80,11 +78,8 @@ class S3Face:
         path = req.path
         if path == "/s3" or path.startswith("/s3/"):
             path = path[3:] or "/"
-        domain = self.engine.config.doc["s3"].get("virtual_host_domain", "")
-        if domain:
-            host = _HOST_PORT.sub("", req.headers.get("host", "")).lower()
-            if host.endswith("." + domain.lower()):
-                return host[: -len(domain) - 1], path[1:]
+        if bucket := host_bucket(req, self.engine.config.doc["s3"].get("virtual_host_domain", "")):
+            return bucket, path[1:]
         bucket, _, key = path[1:].partition("/")
         return bucket, key
 
