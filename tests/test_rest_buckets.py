@@ -154,6 +154,11 @@ def test_rename_bucket(c: httpx.Client) -> None:
     assert_error(r, 409, "exists")
     assert_error(act(c, "POST", "/v1/buckets/mvdst", "move-bck", params={"bck_to": "v1"}), 400, "reserved")
     assert_error(act(c, "POST", "/v1/buckets/mvnone", "move-bck", params={"bck_to": "x2"}), 404)
+    # the destination as AIStore's SDK names it: a bucket's unified name
+    r = act(c, "POST", "/v1/buckets/mvdst", "move-bck", params={"bck_to": "ais/@#/mvuname/"})
+    assert r.status_code == 200, r.text
+    wait_job(c, r.text.strip())
+    assert sorted(blobs) == names(list_all(c, "mvuname"))
 
 
 def test_copy_bucket_whole_and_with_prefix(c: httpx.Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import httpx
+import msgpack
 import pytest
 
 from restkit import act, assert_error, create_bucket, fill, list_all, list_page, names
@@ -77,6 +78,34 @@ def test_props_selection(c: httpx.Client) -> None:
         assert {"name", "size", "version", "checksum", "atime", "custom-md"} <= set(x)
         assert x["version"] == "1" and len(x["checksum"]) == 16 and x["atime"].endswith("Z")
     assert_error(act(c, "GET", f"/v1/buckets/{BUCKET}", "list", {"props": "name,colour"}), 400, "colour")
+
+
+def test_msgpack_pages_as_aistores_sdk_reads_them(c: httpx.Client) -> None:
+    """`Accept: application/msgpack` (AIStore's Python SDK) gets LsoRes/LsoEntry in MessagePack with
+    AIStore's member names; every page carries a listing UUID, the one given or a new one (the SDK takes an
+    empty UUID for "not started" and would list again from the start)."""
+    def page(**value: object) -> dict:
+        r = c.request("GET", f"/v1/buckets/{BUCKET}", headers={"accept": "application/msgpack"},
+                      json={"action": "list", "value": value})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/msgpack", r.text
+        return msgpack.unpackb(r.content)
+    first = page(prefix="d2/", pagesize=400, props="name,size,version,checksum,atime,location,copies")
+    assert set(first) == {"UUID", "ContinuationToken", "Flags", "Entries"} and first["UUID"]
+    want = [k for k in KEYS if k.startswith("d2/")]
+    got = [e["n"] for e in first["Entries"]]
+    token, uuid = first["ContinuationToken"], first["UUID"]
+    e = first["Entries"][0]
+    assert e["s"] == len(e["n"]) and e["v"] == "1" and len(e["cs"]) == 16 and e["a"].endswith("Z")
+    assert e["c"] == 1 and e["t"] and e["f"] == 64
+    while token:
+        nxt = page(prefix="d2/", pagesize=400, props="name", uuid=uuid, continuation_token=token)
+        assert nxt["UUID"] == uuid and all(set(x) == {"n", "f"} for x in nxt["Entries"])
+        got += [x["n"] for x in nxt["Entries"]]
+        token = nxt["ContinuationToken"]
+    assert got == want
+    dirs = page(pagesize=20, flags=str(1 << 11))["Entries"]   # LsNoRecursion: the virtual directories
+    assert [(x["n"], x["f"]) for x in dirs] == [(f"d{i}/", 256) for i in range(10)]
+    assert list_page(c, BUCKET, prefix="d2/", pagesize=1)["uuid"]   # the JSON page has one too
 
 
 @pytest.mark.parametrize("pagesize", [10_001, 1_000_000, -1, "many"])

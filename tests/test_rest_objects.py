@@ -134,6 +134,13 @@ def test_rename_and_copy_object(c: httpx.Client) -> None:
     assert r.status_code == 200
     assert c.get(ourl("rc1", "same-bucket-copy")).content == data
     assert c.get(ourl("rc1", "moved/dst")).content == data
+    # AIStore's own copy (its SDK's Object.copy): PUT, no body, ?object_to=<uname>; the source stays whole
+    r = c.put(ourl("rc1", "moved/dst"), params={"object_to": "ais/@#/rc2/via uname", "latest": "false"})
+    assert r.status_code == 200, r.text
+    assert c.get(ourl("rc2", "via uname")).content == data and c.get(ourl("rc1", "moved/dst")).content == data
+    assert_error(c.put(ourl("rc1", "moved/dst"), params={"object_to": "ais/@#/rc2/"}), 400, "destination object")
+    assert_error(c.put(ourl("rc1", "moved/dst"), params={"object_to": "s3/@#/rc2/x"}), 501, "only ais")
+    assert c.get(ourl("rc1", "moved/dst")).content == data
     assert names(list_all(c, "rc1")) == ["moved/dst", "same-bucket-copy"]
     assert_error(act(c, "POST", ourl("rc1", "nope"), "rename-obj", name="x"), 404)
     assert_error(act(c, "POST", ourl("rc1", "moved/dst"), "rename-obj"), 400, "name")

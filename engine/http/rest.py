@@ -8,8 +8,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import secrets
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
+
+import msgpack
 
 from .. import versions
 from ..errors import (AisError, BadRequest, MalformedRequest, NotFound, NotImplementedYet, ObjectNotFound,
@@ -68,7 +71,12 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
         h.append(("ais-version-id", m.vid))
     if m.custom:
         h.append(("ais-custom-md", format_custom_md(m.custom)))
-    return [(k, v if v.isascii() else v.encode("utf-8").decode("latin-1")) for k, v in h]
+    return [(k, latin1(v)) for k, v in h]
+
+
+def latin1(v: str) -> str:
+    """A header value as the latin-1 text of its UTF-8 bytes: what goes on the wire is UTF-8."""
+    return v if v.isascii() else v.encode("utf-8").decode("latin-1")
 
 
 def utf8_header(value: str, name: str) -> str:
@@ -92,6 +100,20 @@ LIST_FIELDS: dict[str, Callable[[ListEntry], str]] = {
                                                       separators=(",", ":")),
     "etag": lambda e: ',"etag":' + _js(e.etag),
     "last-modified": lambda e: f',"last-modified":"{rfc3339(e.mtime_ns)}"',
+}
+# The same page for AIStore's own clients, which ask for it in MessagePack (`Accept: application/msgpack`:
+# the Python SDK's list_objects does, and cannot read the JSON page): LsoRes and LsoEntry as AIStore
+# encodes them (cmn/objlist.go), with their short member names.
+MSGPACK = "application/msgpack"
+MSGPACK_FIELDS: dict[str, tuple[str, Callable[[ListEntry], Any]]] = {
+    "size": ("s", lambda e: e.size),
+    "checksum": ("cs", lambda e: e.cksum_value),
+    "version": ("v", lambda e: e.version),
+    "atime": ("a", lambda e: rfc3339(e.atime_ns)),
+}
+MSGPACK_PLACE: dict[str, tuple[str, Callable[[list[str]], Any]]] = {
+    "copies": ("c", len),
+    "location": ("t", lambda paths: paths[0] if paths else ""),
 }
 # List props read from where the data lies (the attached mountpaths holding it, original first): a
 # lookup per entry, so they are made only when asked for.
@@ -167,7 +189,7 @@ class RestFace:
             case "GET", "list-versions":
                 return json_response(self._list_versions(name, _dict(value)))
             case "GET", "list":
-                return await self._list(name, value or {})
+                return await self._list(name, value or {}, as_msgpack=MSGPACK in req.header("accept"))
             case "GET", "summary" | "":
                 return json_response(await eng.bucket_summary(name))
             case "POST", "create-bck":
@@ -212,10 +234,10 @@ class RestFace:
         dst = req.query.get("bck_to") or (msg.get("name") if isinstance(msg.get("name"), str) else "")
         if not dst:
             raise BadRequest("missing destination bucket (?bck_to=NAME)")
-        return _bucket_name(dst)
+        return _uname(dst)[0]
 
-    async def _list(self, bucket: str, value: Any) -> Response:
-        """LsoRes `{"uuid","continuation_token","entries","flags"}` for one page."""
+    async def _list(self, bucket: str, value: Any, *, as_msgpack: bool = False) -> Response:
+        """LsoRes `{"uuid","continuation_token","entries","flags"}` for one page (in MessagePack when asked)."""
         msg = _dict(value)
         try:
             flags = int(msg.get("flags") or 0)
@@ -234,6 +256,11 @@ class RestFace:
             token=str(msg.get("continuation_token") or ""), page_size=page,
             delimiter="/" if flags & LS_NO_RECURSION else "", names_only=names_only,
             full="custom" in props or bool(place))
+        # AIStore names a listing session by a UUID, echoed on every later page; its SDK takes an empty one to
+        # mean "not started" and, at the end, lists again from the start. Pages here need no session state.
+        uuid = str(msg.get("uuid") or "") or secrets.token_hex(8)
+        if as_msgpack:
+            return self._msgpack_page(res, [] if names_only else props, uuid)
         frags = []
         for e in res.entries:
             if e.is_dir:
@@ -247,9 +274,28 @@ class RestFace:
                 for pf in place:
                     ent += pf(paths)
             frags.append(ent + f',"flags":{ENTRY_IS_CACHED}}}')
-        body = (f'{{"uuid":"","continuation_token":{_js(res.token)},"entries":[' + ",".join(frags)
+        body = (f'{{"uuid":{_js(uuid)},"continuation_token":{_js(res.token)},"entries":[' + ",".join(frags)
                 + '],"flags":0}')
         return Response(200, [("content-type", "application/json")], body.encode())
+
+    def _msgpack_page(self, res: Any, props: list[str], uuid: str) -> Response:
+        fields = [MSGPACK_FIELDS[p] for p in props if p in MSGPACK_FIELDS]
+        place = [MSGPACK_PLACE[p] for p in props if p in MSGPACK_PLACE]
+        entries: list[dict[str, Any]] = []
+        for e in res.entries:
+            if e.is_dir:
+                entries.append({"n": e.name, "f": ENTRY_IS_DIR})
+                continue
+            ent: dict[str, Any] = {"n": e.name, "f": ENTRY_IS_CACHED}
+            for short, get in fields:
+                ent[short] = get(e)
+            if place:
+                paths = self.engine.locations(e.meta) if e.meta else []
+                for short, get_place in place:
+                    ent[short] = get_place(paths)
+            entries.append(ent)
+        body = msgpack.packb({"UUID": uuid, "ContinuationToken": res.token, "Flags": 0, "Entries": entries})
+        return Response(200, [("content-type", MSGPACK)], body)
 
     def _list_versions(self, bucket: str, msg: dict[str, Any]) -> dict[str, Any]:
         """Every kept version, newest first per key: the same history S3's ListObjectVersions shows."""
@@ -302,8 +348,17 @@ class RestFace:
                 m = await (versions.head(eng, bucket, key, vid) if vid else eng.head_object(bucket, key))
                 paths = eng.locations(m)
                 return Response(200, [*object_headers(m), ("content-length", str(m.size)),
+                                      ("ais-name", latin1(key)), ("ais-bucket-name", bucket),
+                                      ("ais-bucket-provider", "ais"), ("ais-present", "true"),
+                                      ("ais-location", paths[0] if paths else ""),
                                       ("ais-mirror-copies", str(len(paths))),
                                       ("ais-mirror-paths", "[" + " ".join(paths) + "]")], None, head=True)
+            case "PUT" if "object_to" in req.query:
+                # AIStore's copy-object (its SDK's Object.copy): no body; never a PUT of an empty object
+                dst_bucket, dst_key = _uname(req.query["object_to"])
+                if not dst_key:
+                    raise BadRequest("object_to must name a destination object: ais/@#/BUCKET/OBJECT")
+                return Response(200, object_headers(await eng.copy_object(bucket, key, dst_bucket, dst_key)))
             case "PUT":
                 return await self._put(req, bucket, key)
             case "DELETE":
@@ -431,6 +486,22 @@ def _check_provider(req: Request) -> None:
 def _bucket_name(s: str) -> str:
     """Accept `ais://b` as well as `b`."""
     return s[6:] if s.startswith("ais://") else s
+
+
+def _uname(s: str) -> tuple[str, str]:
+    """(bucket, object) from AIStore's unified name `PROVIDER/@UUID#NAMESPACE/BUCKET/OBJECT` (a bucket's own
+    ends at `BUCKET/`), which its SDK sends for destinations; a plain `BUCKET[/OBJECT]` or `ais://...` too.
+    Only ais:// buckets in the global namespace are held here."""
+    if s.startswith("ais://"):
+        s = s[6:]
+    elif "/@" in s:
+        provider, _, rest = s.partition("/")
+        namespace, _, rest = rest.partition("/")
+        if provider != "ais" or namespace != "@#":
+            raise NotImplementedYet(f"{s!r}: only ais:// buckets in the global namespace are served")
+        s = rest
+    bucket, _, obj = s.partition("/")
+    return bucket, obj
 
 
 def _custom_md(value: Any) -> dict[str, str]:
