@@ -24,7 +24,7 @@ from ..names import check_key
 from ..ranges import parse_range
 from .apc import ENTRY_IS_CACHED, ENTRY_IS_DIR, LS_NAME_ONLY, LS_NO_RECURSION
 from .custom_md import format_custom_md, parse_custom_md
-from .server import FileBody, Request, Response, http_date
+from .server import FileBody, Request, Response, http_date, latin1
 
 if TYPE_CHECKING:
     from ..core import Engine
@@ -72,11 +72,6 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     if m.custom:
         h.append(("ais-custom-md", format_custom_md(m.custom)))
     return [(k, latin1(v)) for k, v in h]
-
-
-def latin1(v: str) -> str:
-    """A header value as the latin-1 text of its UTF-8 bytes: what goes on the wire is UTF-8."""
-    return v if v.isascii() else v.encode("utf-8").decode("latin-1")
 
 
 def utf8_header(value: str, name: str) -> str:

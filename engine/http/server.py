@@ -178,6 +178,12 @@ def encode_head(status: int, headers: list[tuple[str, str]]) -> bytes:
     return (_status_line(status) + block + "\r\n").encode("latin-1", "replace")
 
 
+def latin1(v: str) -> str:
+    """A header value as the latin-1 text of its UTF-8 bytes: what `encode_head` writes out is UTF-8 (and a
+    value decoded with surrogateescape gets its own bytes back)."""
+    return v if v.isascii() else v.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def _clean_value(v: str) -> str:
     return v.replace("\r", " ").replace("\n", " ").replace("\0", " ").strip()
 

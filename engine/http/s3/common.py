@@ -13,7 +13,7 @@ from typing import AsyncIterable
 from ...checksum import hex_to_b64, new_hasher
 from ...errors import BadDigest, EntityTooLarge, NotImplementedYet, PreconditionFailed
 from ...meta import ObjectMeta
-from ..server import Request, http_date
+from ..server import Request, http_date, latin1
 from . import chunked
 from .auth import UNSIGNED, Identity
 from .errors import ContentSHA256Mismatch, InvalidDigest, MissingContentLength, NotModified
@@ -54,11 +54,6 @@ def refuse_unkept(ctx: "Ctx") -> None:
             raise NotImplementedYet(f"{name} is not supported: objects here are not encrypted, locked or tagged")
     if ctx.h("x-amz-acl") in _PUBLIC_ACLS or ctx.h("x-amz-bucket-object-lock-enabled").lower() == "true":
         raise NotImplementedYet("public ACLs and object lock are not supported: everything is private to its owner")
-
-
-def latin1(s: str) -> str:
-    """A str header value as the latin-1 string of its UTF-8 bytes (what the server writes out)."""
-    return s.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def header_text(v: str) -> tuple[str, bool]:
