@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_tz, mktime_tz
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote, unquote
 
 from ...errors import AccessDenied
@@ -151,8 +151,9 @@ def _parse_amz_date(s: str) -> float:
 _HOST_PORT = re.compile(r":\d+$")
 
 
-def host_bucket(req: "Request", domain: str) -> str:
-    """The bucket a virtual-hosted-style request names in its Host (`BUCKET.<domain>`), else ""."""
+def host_bucket(req: "Request", s3_config: dict[str, Any]) -> str:
+    """The bucket a virtual-hosted-style request names in its Host (`BUCKET.<s3.virtual_host_domain>`), else ""."""
+    domain = s3_config.get("virtual_host_domain", "")
     if not domain:
         return ""
     host = _HOST_PORT.sub("", req.headers.get("host", "")).lower()
@@ -290,7 +291,7 @@ class Authenticator:
         paths |= {p[3:] for p in list(paths) if p.startswith("/s3/")}
         # a bucket's own resource is "/bucket/" (botocore signs it so), whether or not the path has the slash
         paths |= {p + "/" for p in list(paths) if p.count("/") == 1 and len(p) > 1}
-        if bucket := host_bucket(req, self.engine.config.doc["s3"].get("virtual_host_domain", "")):
+        if bucket := host_bucket(req, self.engine.config.doc["s3"]):
             paths = {f"/{bucket}{p}" for p in paths}   # virtual-hosted style: the resource names the bucket
         for path in paths:
             resource = path + (f"?{sub}" if sub else "")

@@ -9,7 +9,7 @@ from ...bprops import ACCESS_HEAD, check_access
 from ...errors import InvalidBucketName, NotImplementedYet
 from ..server import Response
 from . import xml
-from .common import Ctx, read_small_body
+from .common import Ctx, read_small_body, refuse_unkept
 from .xml import doc, el, esc
 
 if TYPE_CHECKING:
@@ -92,9 +92,10 @@ async def put_acl(eng: "Engine", ctx: Ctx) -> Response:
     eng.bucket_props(ctx.bucket)
     if ctx.key:
         await versions.head(eng, ctx.bucket, ctx.key, ctx.q.get("versionId", ""))
+    refuse_unkept(ctx)   # grants and public canned ACLs
     refused = NotImplementedYet("only the private ACL is supported: every bucket and object is private to its "
                                 "owner")
-    if ctx.h("x-amz-acl") not in ("", "private") or any(k.startswith("x-amz-grant-") for k in ctx.req.headers):
+    if ctx.h("x-amz-acl") not in ("", "private"):
         raise refused
     body = await read_small_body(ctx, 64 * 1024)
     if body:

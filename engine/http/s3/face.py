@@ -78,7 +78,7 @@ class S3Face:
         path = req.path
         if path == "/s3" or path.startswith("/s3/"):
             path = path[3:] or "/"
-        if bucket := host_bucket(req, self.engine.config.doc["s3"].get("virtual_host_domain", "")):
+        if bucket := host_bucket(req, self.engine.config.doc["s3"]):
             return bucket, path[1:]
         bucket, _, key = path[1:].partition("/")
         return bucket, key
