@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,19 @@ if TYPE_CHECKING:
 
 DEFAULT_DATA_DIR = ".aisfs-data"
 DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def worker_count(value: str) -> int:
+    """`--workers`: a number of processes, or `auto` for one per CPU this process may run on."""
+    if value == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', not {value!r}") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError("the number of processes must be between 1 and 64")
+    return n
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--mountpath", action="append", type=Path, default=None, metavar="DIR",
                    help="a data directory (disk) for object data; repeatable; replaces the default "
                         "DATA_DIR/mpath and is remembered for later starts")
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
+                   help="processes serving HTTP (default: 1). With more, worker processes share the listener "
+                        "and serve object GET and HEAD on more cores; everything else goes to the first, "
+                        "which owns the data directory. auto: one per CPU")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request-level warning and info")
     p.add_argument("--anonymous", action="store_true",
                    help="allow unsigned S3 requests on a non-loopback address when no S3 keys are configured "
@@ -50,8 +68,10 @@ async def _main(args: argparse.Namespace) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, stop)
             host, port = await nursery.start(lambda task_status: serve_http(
-                engine, args.listen, stop=stop, anonymous=args.anonymous, task_status=task_status))
-            print(f"aisfs: serving S3 and REST on http://{host}:{port} (data in {engine.data_dir})",
+                engine, args.listen, stop=stop, anonymous=args.anonymous, workers=args.workers,
+                task_status=task_status))
+            more = f", {args.workers} processes" if args.workers > 1 else ""
+            print(f"aisfs: serving S3 and REST on http://{host}:{port} (data in {engine.data_dir}{more})",
                   file=sys.stderr, flush=True)
 
 

@@ -5,7 +5,7 @@ import copy
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import jsonfile
 
@@ -17,6 +17,11 @@ class BMD:
 
     def __init__(self, data_dir: Path) -> None:
         self._path = data_dir / BMD_FILE
+        self.saved: Callable[[], None] = lambda: None   # the owner tells worker processes (generation.py)
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the document again (a worker process, after the owner saved it)."""
         doc = jsonfile.load(self._path) or {"version": 0, "buckets": {}}
         self.version: int = doc["version"]
         self.buckets: dict[str, dict[str, Any]] = doc["buckets"]
@@ -24,6 +29,7 @@ class BMD:
     def _save(self) -> None:
         self.version += 1
         jsonfile.save(self._path, {"version": self.version, "buckets": self.buckets})
+        self.saved()
 
     def get(self, name: str) -> dict[str, Any] | None:
         return self.buckets.get(name)

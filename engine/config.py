@@ -56,20 +56,28 @@ def _merged(stored: dict[str, Any]) -> dict[str, Any]:
 class ClusterConfig:
     """The persisted cluster config; every change bumps `version`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, owner: bool = True) -> None:
         self._path = data_dir / CONFIG_FILE
-        stored = jsonfile.load(self._path) or {}
-        self.version: int = int(stored.pop("version", 0))
-        self.doc = _merged(stored)
+        self.saved: Callable[[], None] = lambda: None   # the owner tells worker processes (generation.py)
+        self.reload()
+        if not owner:  # a worker process: it reads what the owner wrote, and never writes
+            return
         if self.version == 0:
             self.version = 1
             self._save()
         else:
             self._path.chmod(0o600)  # a config saved by an earlier build was world-readable
 
+    def reload(self) -> None:
+        """Read the stored config again (a worker process, after the owner saved it)."""
+        stored = jsonfile.load(self._path) or {}
+        self.version: int = int(stored.pop("version", 0))
+        self.doc = _merged(stored)
+
     def _save(self) -> None:
         # private: it holds the S3 secret keys, which SigV4 needs in the clear
         jsonfile.save(self._path, {**self.doc, "version": self.version}, private=True)
+        self.saved()
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the whole config with its version."""

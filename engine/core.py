@@ -23,6 +23,7 @@ from .cleanup import clean_orphans
 from .config import ClusterConfig
 from .durable import fsync_path
 from .errors import BucketAlreadyExists, BucketNotEmpty, BucketNotFound, BadRequest
+from .generation import MetaGeneration
 from .index import Index, IndexReader
 from .jobs import Job, Jobs
 from .listing import ListingOps
@@ -65,6 +66,8 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
             self.index = Index(self.data_dir / "index.db")  # first: it refuses a newer format before anything is written
             self.config = ClusterConfig(self.data_dir)
             self.bmd = BMD(self.data_dir)
+            self.generation = MetaGeneration(self.data_dir, create=True)
+            self.bmd.saved = self.config.saved = self.generation.bump
             self.mountpaths, self._mountpaths_changed = self._attach_mountpaths(mountpaths)
         except BaseException:
             if hasattr(self, "index"):
@@ -143,6 +146,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         self._flush_atimes()
         self.index.close()
         self.mountpaths.close()
+        self.generation.close()
         if clean:  # nothing in flight, nothing left to reap: the next start need not look for orphans
             jsonfile.save(self.data_dir / CLEAN_MARK, {"mountpaths": self._mountpath_list()})
         os.close(self._lock_fd)
@@ -169,6 +173,15 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
     def _note_atime(self, bid: str, key: str) -> None:
         """Reads only note the time in memory; a read never waits on a metadata write."""
         self._atimes[(bid, key)] = time.time_ns()
+
+    def absorb(self, atimes: list[tuple[str, str, int]], counters: dict[str, int]) -> None:
+        """What a worker process read (`aisfs serve --workers`): its atimes join this process's, batched
+        the same way, and its counters join the stats."""
+        for bid, key, t in atimes:
+            if t > self._atimes.get((bid, key), 0):
+                self._atimes[(bid, key)] = t
+        for name, n in counters.items():
+            self.stats.add(name, n)
 
     def _flush_atimes(self) -> None:
         if self._atimes:

@@ -138,6 +138,12 @@ class DataDirFormat(AisError):
     code = "DataDirFormat"
 
 
+class OwnerOnly(BaseException):
+    """In a worker process (`aisfs serve --workers`): this request needs the data dir's owner, which a
+    worker only reads. Not an AisError, and not an Exception, so no face turns it into an answer: the
+    HTTP server hands the connection to the owner, which serves the request as if it had come there."""
+
+
 def first_error(e: BaseException) -> BaseException:
     """Unwrap trio's exception groups down to the first leaf: what a nursery's one failing task raised."""
     while isinstance(e, BaseExceptionGroup) and e.exceptions:

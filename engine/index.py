@@ -300,6 +300,31 @@ class Index:
         return _Txn(self.db)
 
 
+class ReadOnlyIndex(Index):
+    """A worker process's view of the owner's index (`aisfs serve --workers`): SQLite refuses its
+    writes, and it keeps no row cache, since nothing would tell it when the owner changes a row (WAL
+    gives every read the last commit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                  check_same_thread=False)
+        found = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if found != FORMAT:
+            self.db.close()
+            raise DataDirFormat(f"{path.parent} is in data format {found}; this aisfs worker reads {FORMAT}")
+        self._cache = {}
+
+    def get(self, bid: str, key: str) -> Row | None:
+        return self.db.execute(f"SELECT {COLUMNS} FROM objects WHERE bid=? AND key=?", (bid, key)).fetchone()
+
+    def mountpath_id(self, path: str) -> int:
+        row = self.db.execute("SELECT id FROM mountpaths WHERE path=?", (path,)).fetchone()
+        if row is None:
+            raise DataDirFormat(f"mountpath {path} is not registered in {self.path}")
+        return row[0]
+
+
 class IndexReader:
     """A read-only connection of its own, for a worker thread: WAL lets it read beside the engine's writes."""
 

@@ -76,6 +76,13 @@ class OpenFiles:
                 if key in self._files:
                     self._forget(key)
 
+    def sweep(self) -> None:
+        """Let go of kept files unlinked since (a worker process is not told when the owner removes
+        one: this bounds how long their space stays in use)."""
+        with self._lock:
+            for key in [k for k, f in self._files.items() if os.fstat(f.fd).st_nlink == 0]:
+                self._forget(key)
+
     def close(self) -> None:
         with self._lock:
             for key in list(self._files):

@@ -13,3 +13,8 @@ class Stats:
 
     def snapshot(self) -> dict[str, int]:
         return dict(sorted(self._c.items()))
+
+    def take(self) -> dict[str, int]:
+        """The counters since the last take, cleared (a worker process sends them to the owner)."""
+        taken, self._c = dict(self._c), Counter()
+        return taken

@@ -1,5 +1,6 @@
 """Real S3 tools against the server, each with its ordinary settings: awscli, s3cmd, minio-py,
-fsspec's s3fs and rclone."""
+fsspec's s3fs and rclone. The server runs with a worker process (`--workers 2`), so each tool's
+connections land on either process and its reads and writes cross the hand-over to the owner."""
 from __future__ import annotations
 
 import hashlib
@@ -12,11 +13,20 @@ from typing import Any
 import httpx
 import pytest
 
-from s3kit import ACCESS, SECRET, client, random_bytes
+from s3kit import ACCESS, SECRET, client, keyed_server, random_bytes
 from support import Server
 
 BIN = Path(sys.executable).parent
 MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def s3_srv(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    srv = keyed_server(tmp_path_factory.mktemp("s3") / "data", "--workers", "2")
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def run(cmd: list[str], env: dict[str, str], timeout: float = 120) -> str:

@@ -58,14 +58,20 @@ def _is_loopback(host: str) -> bool:
 
 
 async def serve(engine: "Engine", listen: str, *, stop: trio.Event | None = None, anonymous: bool = False,
-                task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve S3 + REST on `listen` until `stop` is set (graceful) or the caller cancels (abrupt).
+                workers: int = 1, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve S3 + REST on `listen` until `stop` is set (graceful) or the caller cancels (abrupt), in this
+    process and `workers - 1` worker processes (workers.py).
 
     Every caller (`aisfs serve`, `aisfs mount --serve`) gets the same rule for unsigned S3 access."""
+    from .workers import Workers
+
     host, port = parse_listen(listen)
     check_s3_auth(engine, host, listen, anonymous)
     listeners = await trio.open_tcp_listeners(port, host=host)
     addr = listeners[0].socket.getsockname()
     log.info("serving S3 and REST on http://%s:%d", addr[0], addr[1])
+    stop = stop if stop is not None else trio.Event()
+    server = HTTPServer(make_app(engine), limits_from_config(engine))
+    helpers = Workers(engine, server, listeners, workers - 1, stop) if workers > 1 else None
     task_status.started((addr[0], addr[1]))
-    await HTTPServer(make_app(engine), limits_from_config(engine)).serve(listeners, stop=stop if stop is not None else trio.Event())
+    await server.serve(listeners, stop=stop, alongside=helpers.run if helpers is not None else None)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote
 import httptools
 import trio
 
-from ..errors import BadRequest, EntityTooLarge, IncompleteBody
+from ..errors import BadRequest, EntityTooLarge, IncompleteBody, OwnerOnly
 
 log = logging.getLogger("aisfs.http")
 
@@ -135,6 +135,9 @@ class Request:
 
 
 App = Callable[[Request], Awaitable[Response]]
+# A worker process's way to pass a connection to the data dir's owner: the socket, and the bytes read
+# from it since its current request began (workers.py).
+HandOff = Callable[[trio.socket.SocketType, bytes], Awaitable[None]]
 
 
 @functools.lru_cache(maxsize=128)
@@ -290,6 +293,8 @@ class _Conn:
         except OSError:
             self.peer = ""
         self.parser = _Parser(server.limits.max_header)
+        # in a worker process: what the client sent since the current request began, for a hand-off
+        self.raw: bytearray | None = bytearray() if server.hand_off is not None else None
         self.idle_scope: trio.CancelScope | None = None
         self.idle = False        # waiting for a request: the only state a draining server may close
         self.eof = False
@@ -318,6 +323,8 @@ class _Conn:
             if not n:
                 self.eof = True
                 return _EOF
+            if self.raw is not None:
+                self.raw += self.server.recv_buf[:n]
             self.parser.feed(self.server.recv_buf[:n])
         return events.popleft()
 
@@ -367,7 +374,8 @@ class _Conn:
             self.expect_continue = False
             yield ev  # type: ignore[misc]
 
-    async def serve(self) -> None:
+    async def serve(self, prefill: bytes = b"") -> None:
+        """`prefill`: what a worker process read from this connection before handing it over."""
         limits = self.server.limits
         timeout = limits.header_timeout
         try:
@@ -378,9 +386,12 @@ class _Conn:
             with trio.CancelScope() as scope:
                 self.idle_scope = scope
                 while True:
-                    if self.server.draining:
+                    if self.server.draining and not prefill:   # a handed-over request is served even now
                         return
                     try:
+                        if prefill:
+                            self.parser.feed(prefill)
+                            prefill = b""
                         ev = await self._next_event(None, wait=False)
                         if ev is None:
                             scope.deadline = trio.current_time() + timeout
@@ -407,8 +418,17 @@ class _Conn:
                     self.must_close = not ev.keep_alive or self.http10 or self.parser.upgraded
                     self.expect_continue = (not self.http10 and
                                             req.headers.get("expect", "").lower() == "100-continue")
-                    await self._handle(req)
+                    if self.raw is not None and not self._served_here(req):
+                        await self._hand_off()
+                        return
+                    try:
+                        await self._handle(req)
+                    except OwnerOnly:
+                        await self._hand_off()
+                        return
                     if not await self._finish_cycle():
+                        return
+                    if self.raw is not None and not self._forget_served():
                         return
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
             pass
@@ -416,6 +436,31 @@ class _Conn:
             with trio.move_on_after(1) as cs:
                 cs.shield = True
                 await self.stream.aclose()
+
+    def _served_here(self, req: Request) -> bool:
+        """A worker process serves GET and HEAD without a body; anything else is the owner's at once,
+        before a byte of a body is read."""
+        return req.method in ("GET", "HEAD") and not req.has_body and not self.expect_continue
+
+    async def _hand_off(self) -> None:
+        """Pass the connection, with what it sent of the current request and after, to the owner; this
+        process then closes its copy of the socket (the client's connection stays open)."""
+        raw, self.raw = bytes(self.raw or b""), None
+        self.must_close = True
+        await self.server.hand_off(self.stream.socket, raw)  # type: ignore[misc]
+
+    def _forget_served(self) -> bool:
+        """After a request served here, keep only what came after it: a served request is a head alone,
+        which ends at the first empty line (llhttp takes CRLF line ends only). False (close the
+        connection) if that cannot be found, since a later hand-off would then send the wrong bytes."""
+        raw = self.raw
+        assert raw is not None
+        start = len(raw) - len(raw.lstrip(b"\r\n"))
+        end = raw.find(b"\r\n\r\n", start)
+        if end < 0:
+            return False
+        del raw[:end + 4]
+        return True
 
     async def _reject(self, status: int, message: str) -> None:
         """Malformed or oversized request head: answer 4xx (or 505) with JSON and close, never 500."""
@@ -558,21 +603,25 @@ class _Conn:
 
 
 class HTTPServer:
-    def __init__(self, app: App, limits: Limits | None = None) -> None:
+    def __init__(self, app: App, limits: Limits | None = None, *, hand_off: HandOff | None = None) -> None:
+        """`hand_off`: this is a worker process, serving bodiless GET and HEAD and handing the rest to the
+        owner (`OwnerOnly`)."""
         self.app = app
         self.limits = limits or Limits()
+        self.hand_off = hand_off
         self.draining = False
         self._conns: set[_Conn] = set()
+        self._conn_nursery: trio.Nursery | None = None
         # One receive buffer for every connection (see `_Conn._read`): each read is parsed before its
         # task can yield, and the parser hands out copies, so no connection needs a buffer of its own.
         self.recv_buf = memoryview(bytearray(RECV_SIZE))
 
-    async def _handle_stream(self, stream: trio.SocketStream) -> None:
+    async def _handle_stream(self, stream: trio.SocketStream, prefill: bytes = b"") -> None:
         stream.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Conn(self, stream)
         self._conns.add(conn)
         try:
-            await conn.serve()
+            await conn.serve(prefill)
         except Exception:
             log.exception("connection handler failed")
         finally:
@@ -585,10 +634,28 @@ class HTTPServer:
             if c.idle and c.idle_scope is not None:
                 c.idle_scope.cancel()
 
-    async def serve(self, listeners: list[trio.SocketListener], *, stop: trio.Event,
-                    grace: float = 30.0) -> None:
-        """Serve until `stop` is set, then let in-flight requests finish (up to `grace` seconds)."""
+    def adopt(self, sock: socket.socket, prefill: bytes) -> None:
+        """Serve a connection a worker process handed over, starting with the bytes it had read; closed at
+        once when this server no longer serves."""
+        if self._conn_nursery is None:
+            sock.close()
+            return
+        sock.setblocking(False)
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+        try:
+            self._conn_nursery.start_soon(self._handle_stream, stream, prefill)
+        except RuntimeError:  # the nursery is closing
+            sock.close()
+
+    async def serve(self, listeners: list[trio.SocketListener], *, stop: trio.Event, grace: float = 30.0,
+                    alongside: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Serve until `stop` is set, then let in-flight requests finish (up to `grace` seconds).
+        `alongside` runs beside the connections and is waited for (and cancelled after `grace`) like them:
+        the worker processes, which may still hand over connections while they stop."""
         async with trio.open_nursery() as conns:
+            self._conn_nursery = conns
+            if alongside is not None:
+                conns.start_soon(alongside)
             async with trio.open_nursery() as accept:
                 for lst in listeners:
                     accept.start_soon(self._accept_loop, lst, conns)
@@ -598,6 +665,7 @@ class HTTPServer:
                 await lst.aclose()
             self.drain()
             conns.cancel_scope.deadline = trio.current_time() + grace
+        self._conn_nursery = None
 
     async def _accept_loop(self, listener: trio.SocketListener, conns: trio.Nursery) -> None:
         while True:

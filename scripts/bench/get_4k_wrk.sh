@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 setup_4k
-echo "get_4k_wrk: 4 KiB GETs, wrk -t2 -c16 -d${DURATION}s, aisfs vs nginx (median of $RUNS runs each)"
+echo "get_4k_wrk: 4 KiB GETs, wrk -t2 -c16 -d${DURATION}s, aisfs (--workers $WORKERS) vs nginx (median of $RUNS runs each)"
 
 start_server "$WORK/data"
 create_bucket bench

@@ -45,12 +45,14 @@ stop_pid() {
 
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_server DATA_DIR: `aisfs serve` in the background, waits for /v1/health.
+# start_server DATA_DIR: `aisfs serve` in the background, waits for /v1/health. BENCH_WORKERS is its
+# --workers (default auto: one process per core, as start_nginx runs nginx; 1 for a single process).
+WORKERS=${BENCH_WORKERS:-auto}
 start_server() {
     local data=$1 i
     PORT=$(free_port)
     URL="http://127.0.0.1:$PORT"
-    (cd "$ROOT" && exec "$PY" -m aisfs serve --data-dir "$data" --listen "127.0.0.1:$PORT") \
+    (cd "$ROOT" && exec "$PY" -m aisfs serve --data-dir "$data" --listen "127.0.0.1:$PORT" --workers "$WORKERS") \
         >>"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for ((i = 0; i < 300; i++)); do
@@ -197,7 +199,13 @@ wrk_rps() {
 }
 
 # CPU seconds (user + system) the process has used so far, from /proc.
-cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+# cpu_seconds PID: user + system CPU of the process and of its worker processes (children) so far.
+cpu_seconds() {
+    local pids
+    pids=$(printf '/proc/%s/stat ' "$1" $(pgrep -P "$1" || true))
+    # shellcheck disable=SC2086
+    awk -v t="$(getconf CLK_TCK)" '{ s += $14 + $15 } END { printf "%.2f", s / t }' $pids
+}
 
 create_bucket() { curl -fsS -o /dev/null -X POST "$URL/v1/buckets/$1" -H 'Content-Type: application/json' -d '{"action":"create-bck"}'; }
 

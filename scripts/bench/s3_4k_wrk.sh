@@ -3,20 +3,23 @@
 # http://127.0.0.1:PORT/bench/small/obj4k (aisfs on loopback without keys takes it anonymously),
 # vs Debian's nginx serving the same 4 KiB file (lib.sh's start_nginx, as get_4k_wrk.sh).
 # Target: ratio >= 0.15. For context, also moto's S3 server on the same URL shape (object uploaded
-# with x-amz-acl: public-read, so moto serves it anonymously).
+# to moto with x-amz-acl: public-read, so moto serves it anonymously).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 setup_4k
-echo "s3_4k_wrk: 4 KiB S3 GETs, wrk -t2 -c16 -d${DURATION}s, aisfs vs nginx, and moto for context (median of $RUNS runs each)"
+echo "s3_4k_wrk: 4 KiB S3 GETs, wrk -t2 -c16 -d${DURATION}s, aisfs (--workers $WORKERS) vs nginx, and moto for context (median of $RUNS runs each)"
 
 start_server "$WORK/data"
 start_moto
 start_nginx "$WORK/www"
 for ep in "$URL" "$MOTO_URL"; do
     curl -fsS -o /dev/null -X PUT "$ep/bench"
-    curl -fsS -o /dev/null -T "$WORK/www/obj4k" -H 'x-amz-acl: public-read' "$ep/bench/small/obj4k"
 done
+# aisfs keeps objects private and refuses public ACLs (docs/s3.md): on loopback without keys it
+# serves them anonymously anyway. moto needs the ACL to serve an unsigned GET.
+curl -fsS -o /dev/null -T "$WORK/www/obj4k" "$URL/bench/small/obj4k"
+curl -fsS -o /dev/null -T "$WORK/www/obj4k" -H 'x-amz-acl: public-read' "$MOTO_URL/bench/small/obj4k"
 AIS="$URL/bench/small/obj4k"
 NGX="http://127.0.0.1:$NGINX_PORT/obj4k"
 MOTO="$MOTO_URL/bench/small/obj4k"
