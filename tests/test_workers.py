@@ -5,6 +5,7 @@ Which process accepts a connection is the kernel's choice, so these tests find o
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.client
 import os
@@ -52,18 +53,23 @@ def _holder(conn: http.client.HTTPConnection, pids: list[int]) -> int | None:
     return None
 
 
-def _conn_held_by(srv: Server, want_worker: bool) -> tuple[http.client.HTTPConnection, list[int]]:
-    """A keep-alive connection (one request answered on it) that a worker, or the owner, serves."""
+@contextlib.contextmanager
+def _conn_held_by(srv: Server, want_worker: bool) -> Iterator[tuple[http.client.HTTPConnection, list[int]]]:
+    """A keep-alive connection (one request answered on it) that a worker, or the owner, serves; with the
+    owner's and the worker's pids. Closed at the end."""
     assert srv.proc is not None
     owner, workers = srv.proc.pid, _workers(srv.proc.pid)
     assert len(workers) == 1, workers
     for _ in range(200):
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-        status, _, _ = _req(conn, "GET", "/v1/health")
-        assert status == 200
-        if _holder(conn, [owner, *workers]) == (workers[0] if want_worker else owner):
-            return conn, [owner, *workers]
-        conn.close()
+        try:
+            status, _, _ = _req(conn, "GET", "/v1/health")
+            assert status == 200
+            if _holder(conn, [owner, *workers]) == (workers[0] if want_worker else owner):
+                yield conn, [owner, *workers]
+                return
+        finally:
+            conn.close()
     raise AssertionError("no connection landed on the wanted process in 200 tries")
 
 
@@ -83,8 +89,7 @@ def test_worker_serves_reads_and_hands_the_rest_to_the_owner(srv: Server) -> Non
     _bucket(srv, "wk1")
     with srv.client() as c:
         assert c.put("/v1/objects/wk1/a/obj", content=b"first").status_code == 200
-    conn, (owner, worker) = _conn_held_by(srv, want_worker=True)
-    try:
+    with _conn_held_by(srv, want_worker=True) as (conn, (owner, worker)):
         status, h, body = _req(conn, "GET", "/v1/objects/wk1/a/obj")
         assert (status, body) == (200, b"first") and h["ais-checksum-type"] == "xxhash"
         status, h, body = _req(conn, "HEAD", "/v1/objects/wk1/a/obj")
@@ -100,60 +105,48 @@ def test_worker_serves_reads_and_hands_the_rest_to_the_owner(srv: Server) -> Non
         assert _req(conn, "GET", "/v1/objects/wk1/a/obj")[::2] == (200, b"second, longer")
         status, _, body = _req(conn, "GET", "/wk1?list-type=2")
         assert status == 200 and b"<Key>a/obj</Key>" in body
-    finally:
-        conn.close()
 
 
-def test_listing_jobs_and_daemon_info_go_to_the_owner(srv: Server) -> None:
-    _bucket(srv, "wk2")
-    conn, (owner, worker) = _conn_held_by(srv, want_worker=True)
-    try:
+def test_daemon_info_goes_to_the_owner(srv: Server) -> None:
+    with _conn_held_by(srv, want_worker=True) as (conn, (owner, worker)):
         status, _, body = _req(conn, "GET", "/v1/daemon?what=stats")
         assert status == 200 and b'"counters"' in body
         assert _holder(conn, [owner, worker]) == owner
-    finally:
-        conn.close()
 
 
 def test_owner_changes_reach_a_worker_at_once(srv: Server) -> None:
     _bucket(srv, "wk3")
-    with srv.client() as c:
+    with srv.client() as c, _conn_held_by(srv, want_worker=True) as (conn, (owner, worker)):
         assert c.put("/v1/objects/wk3/k", content=b"v1").status_code == 200
-        conn, (owner, worker) = _conn_held_by(srv, want_worker=True)
-        try:
-            assert _req(conn, "GET", "/v1/objects/wk3/k")[::2] == (200, b"v1")
-            assert c.put("/v1/objects/wk3/k", content=b"v2 is here").status_code == 200
-            assert _req(conn, "GET", "/v1/objects/wk3/k")[::2] == (200, b"v2 is here")
-            assert c.patch("/v1/buckets/wk3", json={"action": "set-bprops", "value": {"access": NO_GET}}
-                           ).status_code == 200
-            assert _req(conn, "GET", "/v1/objects/wk3/k")[0] == 403
-            assert _req(conn, "HEAD", "/v1/objects/wk3/k")[0] == 200
-            assert c.patch("/v1/buckets/wk3", json={"action": "set-bprops", "value": {"access": "rw"}}
-                           ).status_code == 200
-            assert c.delete("/v1/objects/wk3/k").status_code == 200
-            assert _req(conn, "GET", "/v1/objects/wk3/k")[0] == 404
-            assert c.delete("/v1/buckets/wk3").status_code == 200
-            assert _req(conn, "GET", "/v1/objects/wk3/k")[0] == 404
-            assert _holder(conn, [owner, worker]) == worker
-        finally:
-            conn.close()
+        assert _req(conn, "GET", "/v1/objects/wk3/k")[::2] == (200, b"v1")
+        assert c.put("/v1/objects/wk3/k", content=b"v2 is here").status_code == 200
+        assert _req(conn, "GET", "/v1/objects/wk3/k")[::2] == (200, b"v2 is here")
+        assert c.patch("/v1/buckets/wk3", json={"action": "set-bprops", "value": {"access": NO_GET}}
+                       ).status_code == 200
+        assert _req(conn, "GET", "/v1/objects/wk3/k")[0] == 403
+        assert _req(conn, "HEAD", "/v1/objects/wk3/k")[0] == 200
+        assert c.patch("/v1/buckets/wk3", json={"action": "set-bprops", "value": {"access": "rw"}}
+                       ).status_code == 200
+        assert c.delete("/v1/objects/wk3/k").status_code == 200
+        assert _req(conn, "GET", "/v1/objects/wk3/k")[0] == 404
+        assert c.delete("/v1/buckets/wk3").status_code == 200
+        assert _req(conn, "GET", "/v1/objects/wk3/k")[0] == 404
+        assert _holder(conn, [owner, worker]) == worker
 
 
 def test_pipelined_requests_keep_their_order_across_a_hand_off(srv: Server) -> None:
     _bucket(srv, "wk4")
     with srv.client() as c:
         assert c.put("/v1/objects/wk4/g", content=b"got").status_code == 200
-    conn, (owner, worker) = _conn_held_by(srv, want_worker=True)
-    sock = conn.sock
-    assert sock is not None
     get = b"GET /v1/objects/wk4/g HTTP/1.1\r\nHost: x\r\n\r\n"
     put = b"PUT /v1/objects/wk4/p HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\npiped!"
     last = b"GET /v1/objects/wk4/p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    sock.sendall(get * 2 + put + get + last)
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    conn.close()
+    with _conn_held_by(srv, want_worker=True) as (conn, _):
+        assert conn.sock is not None
+        conn.sock.sendall(get * 2 + put + get + last)
+        data = b""
+        while chunk := conn.sock.recv(65536):
+            data += chunk
     answers = data.split(b"HTTP/1.1 ")[1:]
     assert [a[:3] for a in answers] == [b"200"] * 5
     assert [a.rsplit(b"\r\n\r\n", 1)[1] for a in answers] == [b"got", b"got", b"", b"got", b"piped!"]
@@ -163,17 +156,11 @@ def test_a_large_body_crosses_the_hand_off_whole(srv: Server) -> None:
     """The worker has read part of the body when it hands over; the owner gets those bytes and the rest."""
     _bucket(srv, "wk6")
     data = os.urandom(3 * (1 << 20) + 17)
-    conn, (owner, worker) = _conn_held_by(srv, want_worker=True)
-    try:
+    with _conn_held_by(srv, want_worker=True) as (conn, (owner, worker)):
         assert _req(conn, "PUT", "/wk6/big", body=data)[0] == 200   # S3 face, anonymous on loopback
         assert _holder(conn, [owner, worker]) == owner
-    finally:
-        conn.close()
-    conn, _ = _conn_held_by(srv, want_worker=True)
-    try:
+    with _conn_held_by(srv, want_worker=True) as (conn, _):
         assert _req(conn, "GET", "/v1/objects/wk6/big")[::2] == (200, data)
-    finally:
-        conn.close()
 
 
 def test_worker_reads_count_in_the_owners_stats_and_atimes(srv: Server) -> None:
@@ -181,9 +168,8 @@ def test_worker_reads_count_in_the_owners_stats_and_atimes(srv: Server) -> None:
     with srv.client() as c:
         assert c.put("/v1/objects/wk5/k", content=b"x" * 100).status_code == 200
         before = c.get("/v1/daemon", params={"what": "stats"}).json()["counters"].get("get.n", 0)
-    owner_conn, _ = _conn_held_by(srv, want_worker=False)
-    conn, _ = _conn_held_by(srv, want_worker=True)
-    try:
+    with _conn_held_by(srv, want_worker=False) as (owner_conn, _), \
+            _conn_held_by(srv, want_worker=True) as (conn, _):
         atime0 = int(_req(owner_conn, "HEAD", "/v1/objects/wk5/k")[1]["ais-atime"])
         time.sleep(0.01)
         for _ in range(25):
@@ -197,9 +183,6 @@ def test_worker_reads_count_in_the_owners_stats_and_atimes(srv: Server) -> None:
                 break
             assert time.monotonic() < deadline, (before, got, atime0, atime)
             time.sleep(0.2)
-    finally:
-        conn.close()
-        owner_conn.close()
 
 
 def test_workers_stop_with_the_owner(tmp_path: Path) -> None:

@@ -124,17 +124,22 @@ class Workers:
         return proc, Link(trio.socket.from_stdlib_socket(ours))
 
     async def _follow(self, proc: trio.Process, link: Link) -> None:
+        """A worker's messages until it closes its end; a bad one is logged, never the owner's end."""
         with link.sock:
-            while (msg := await link.receive()) is not None:
-                kind, payload, fds = msg
-                if kind == HAND_OFF and len(fds) == 1:
-                    self.server.adopt(socket.socket(fileno=fds[0]), payload)
-                    continue
-                for fd in fds:
-                    os.close(fd)
-                if kind == REPORT:
-                    doc = json.loads(payload)
-                    self.engine.absorb([tuple(a) for a in doc["atimes"]], doc["counters"])
+            try:
+                while (msg := await link.receive()) is not None:
+                    kind, payload, fds = msg
+                    if kind == HAND_OFF and len(fds) == 1:
+                        self.server.adopt(socket.socket(fileno=fds[0]), payload)
+                        continue
+                    for fd in fds:
+                        os.close(fd)
+                    if kind == REPORT:
+                        doc = json.loads(payload)
+                        self.engine.absorb([(bid, key, t) for bid, key, t in doc["atimes"]], doc["counters"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                log.error("worker process %d: bad message (%s: %s); it is stopped", proc.pid, type(e).__name__, e)
+                proc.kill()
         with trio.move_on_after(STOP_SECONDS):
             await proc.wait()
         if not self.stop.is_set():
