@@ -43,10 +43,25 @@ def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
     return lambda s: s
 
 
-def _contents(m: ListEntry, e, owner: bool) -> str:  # type: ignore[no-untyped-def]
-    return (f"<Contents>{el('Key', e(m.name))}{el('LastModified', iso8601(m.mtime_ns))}"
-            f"{el('ETag', chr(34) + m.etag + chr(34))}{el('Size', m.size)}"
+# An object in a listing: (key, mtime in ns, ETag, size), list_rows' row for these fields; a folded
+# directory (CommonPrefixes) is its prefix alone.
+ROW_FIELDS = ("mtime", "etag", "size")
+Item = tuple[str, int, str, int] | str
+
+
+def _contents(item: tuple[str, int, str, int], e, owner: bool) -> str:  # type: ignore[no-untyped-def]
+    name, mtime_ns, etag, size = item
+    return (f"<Contents>{el('Key', e(name))}{el('LastModified', iso8601(mtime_ns))}"
+            f"{el('ETag', chr(34) + etag + chr(34))}{el('Size', size)}"
             f"{el('StorageClass', 'STANDARD')}{OWNER if owner else ''}</Contents>")
+
+
+def _item(ent: ListEntry) -> Item:
+    return ent.name if ent.is_dir else (ent.name, ent.mtime_ns, ent.etag, ent.size)
+
+
+def _name(item: Item) -> str:
+    return item if isinstance(item, str) else item[0]
 
 
 def _listing_flags(delim: str, url_encoded: bool, truncated: bool, e) -> list[str]:  # type: ignore[no-untyped-def]
@@ -80,15 +95,18 @@ async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
         token = decode_token(token_in) if token_in else ""
     else:
         start_after, token = "", q.get("marker", "")
-    entries, truncated = [], False
-    if max_keys:
-        page = await eng.list_objects(ctx.bucket, prefix=prefix, start_after=start_after, token=token,
-                                      page_size=max_keys + 1, delimiter=delim, full=False)
-        entries = page.entries
-        if len(entries) > max_keys:
-            entries, truncated = entries[:max_keys], True
+    entries: list[Item] = []
+    truncated = False
+    where = {"prefix": prefix, "start_after": start_after, "token": token, "page_size": max_keys + 1}
+    if max_keys and not delim:  # straight from index rows: no ListEntry per key
+        entries = (await eng.list_rows(ctx.bucket, fields=ROW_FIELDS, **where))[0]
+    elif max_keys:
+        entries = [_item(ent) for ent in (await eng.list_objects(ctx.bucket, delimiter=delim, full=False,
+                                                                 **where)).entries]
     else:
         eng.bucket_props(ctx.bucket)
+    if len(entries) > max_keys:
+        entries, truncated = entries[:max_keys], True
     owner = not v2 or q.get("fetch-owner") == "true"
     parts = [el("Name", ctx.bucket), el("Prefix", e(prefix)), el("MaxKeys", max_keys)]
     parts += _listing_flags(delim, bool(q.get("encoding-type")), truncated, e)
@@ -99,16 +117,16 @@ async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
         if start_after:
             parts.append(el("StartAfter", e(start_after)))
         if truncated:
-            parts.append(el("NextContinuationToken", encode_token(entries[-1].name)))
+            parts.append(el("NextContinuationToken", encode_token(_name(entries[-1]))))
     else:
         parts.append(el("Marker", e(token)))
         if truncated:
-            parts.append(el("NextMarker", e(entries[-1].name)))
-    for ent in entries:
-        if ent.is_dir:
-            parts.append(f"<CommonPrefixes>{el('Prefix', e(ent.name))}</CommonPrefixes>")
+            parts.append(el("NextMarker", e(_name(entries[-1]))))
+    for item in entries:
+        if isinstance(item, str):
+            parts.append(f"<CommonPrefixes>{el('Prefix', e(item))}</CommonPrefixes>")
         else:
-            parts.append(_contents(ent, e, owner))
+            parts.append(_contents(item, e, owner))
     return xml_response("ListBucketResult", parts)
 
 
