@@ -9,7 +9,6 @@ import functools
 import json
 import logging
 import secrets
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 import msgpack
@@ -24,7 +23,7 @@ from ..names import check_key
 from ..ranges import parse_range
 from .apc import ENTRY_IS_CACHED, ENTRY_IS_DIR, LS_NAME_ONLY, LS_NO_RECURSION
 from .custom_md import format_custom_md, parse_custom_md
-from .server import FileBody, Request, Response, http_date, latin1
+from .server import FileBody, Request, Response, http_date, iso_second, latin1
 
 if TYPE_CHECKING:
     from ..core import Engine
@@ -51,15 +50,10 @@ def error_response(err: AisError) -> Response:
     return resp
 
 
-@functools.lru_cache(maxsize=4096)
-def _rfc3339_second(sec: int) -> str:
-    return datetime.fromtimestamp(sec, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def rfc3339(ns: int) -> str:
-    """RFC 3339 with microseconds, UTC; the date part is formatted once per second (listings repeat it)."""
+    """RFC 3339 with microseconds, UTC."""
     sec, rem = divmod(ns, 1_000_000_000)
-    return f"{_rfc3339_second(sec)}.{str(rem // 1000).zfill(6)}Z"   # zfill: a third faster than :06d
+    return f"{iso_second(sec)}.{str(rem // 1000).zfill(6)}Z"   # zfill: a third faster than :06d
 
 
 def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:

@@ -159,6 +159,13 @@ def http_date(ts: float | None = None) -> str:
     return _date_of_second(int(ts if ts is not None else time.time()))
 
 
+@functools.lru_cache(maxsize=8192)
+def iso_second(sec: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix second, the part of an ISO 8601 / RFC 3339 time that listings
+    repeat: strftime costs ~3.5 us here, and a page has up to 10,000 of them."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+
+
 _TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _known_names: set[str] = set()
 

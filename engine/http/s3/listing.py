@@ -12,7 +12,7 @@ from ...meta import ListEntry
 from ..server import Response
 from .buckets import OWNER, xml_response
 from .common import Ctx
-from .xml import el, iso8601
+from .xml import el, esc, iso8601
 
 if TYPE_CHECKING:
     from ...core import Engine
@@ -50,10 +50,11 @@ Item = tuple[str, int, str, int] | str
 
 
 def _contents(item: tuple[str, int, str, int], e, owner: bool) -> str:  # type: ignore[no-untyped-def]
+    """One object's <Contents>, in one f-string (a thousand a page: `el` per member cost twice as much)."""
     name, mtime_ns, etag, size = item
-    return (f"<Contents>{el('Key', e(name))}{el('LastModified', iso8601(mtime_ns))}"
-            f"{el('ETag', chr(34) + etag + chr(34))}{el('Size', size)}"
-            f"{el('StorageClass', 'STANDARD')}{OWNER if owner else ''}</Contents>")
+    return (f"<Contents><Key>{esc(e(name))}</Key><LastModified>{iso8601(mtime_ns)}</LastModified>"
+            f"<ETag>&quot;{esc(etag)}&quot;</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass>"
+            f"{OWNER if owner else ''}</Contents>")
 
 
 def _item(ent: ListEntry) -> Item:

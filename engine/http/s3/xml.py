@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Iterable
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from ..server import iso_second
 from .errors import MalformedXML
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -34,8 +34,8 @@ def doc(root: str, parts: Iterable[str], *, ns: bool = True) -> bytes:
 
 def iso8601(ns: int) -> str:
     """S3's XML timestamp: UTC with milliseconds."""
-    dt = datetime.fromtimestamp(ns // 1_000_000 / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    sec, rem = divmod(ns, 1_000_000_000)
+    return f"{iso_second(sec)}.{str(rem // 1_000_000).zfill(3)}Z"
 
 
 def parse(data: bytes) -> Element:
