@@ -9,7 +9,8 @@
 # Environment: BENCH_RUNS (runs per side, default 3), BENCH_TMP (where data and reference
 # files go, default $TMPDIR or /tmp), BENCH_WRK_SECONDS (default 10), BENCH_LIST_OBJECTS,
 # BENCH_LIST_DATA (keep/reuse the populated listing data dir), BENCH_S3_SIZE_MB (s3_big's object,
-# default 1024), BENCH_S3_MOTO_LIST_OBJECTS (moto's listing bucket, default 10000).
+# default 1024), BENCH_S3_MOTO_LIST_OBJECTS (moto's listing bucket, default 10000), BENCH_WORKERS
+# (aisfs serve --workers, default auto: a process per core, as nginx runs a worker per core).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
