@@ -281,6 +281,24 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         count, size = self.index.summary(props["bid"])
         return {"name": name, "provider": props["provider"], "objects": count, "size": size}
 
+    async def summarize_bucket(self, name: str, prefix: str = "") -> Job:
+        """AIStore's summary-bck, a job (its clients start it, then poll): how many objects the bucket holds
+        under `prefix`, and their total, smallest and largest sizes, read from the index in batches."""
+        bid = self.bucket_props(name)["bid"]
+
+        async def work(job: Job) -> None:
+            count = total = 0
+            low, high = -1, 0
+            for n, (_, size) in enumerate(self.index.iter_prefix(bid, prefix, columns="key, size"), 1):
+                count, total, high = n, total + size, max(high, size)
+                low = size if low < 0 else min(low, size)
+                if n % 4096 == 0:
+                    await trio.lowlevel.checkpoint()
+            job.objs, job.bytes = count, total
+            job.result = {"objects": count, "size": total, "min": max(low, 0), "max": high}
+
+        return self.jobs.start(Job(kind="summary-bck", bucket=name), work)
+
     async def set_bucket_props(self, name: str, updates: dict[str, Any]) -> dict[str, Any]:
         """A change of the number of mirror copies also starts make-n-copies over what the bucket holds."""
         return self._replace_props(name, bprops.apply(self.bucket_props(name), updates))

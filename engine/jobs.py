@@ -29,6 +29,7 @@ class Job:
     total: int = -1                     # objects expected, when known
     errors: list[str] = field(default_factory=list)
     aborted: bool = False
+    result: dict[str, Any] | None = None   # what a job that computes something found (summary-bck)
     done: trio.Event = field(default_factory=trio.Event, repr=False)
     scope: trio.CancelScope = field(default_factory=trio.CancelScope, repr=False)
 

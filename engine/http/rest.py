@@ -27,6 +27,7 @@ from .server import FileBody, Request, Response, http_date, iso_second, latin1
 
 if TYPE_CHECKING:
     from ..core import Engine
+    from ..jobs import Job
 
 log = logging.getLogger("aisfs.rest")
 
@@ -83,6 +84,10 @@ def utf8_header(value: str, name: str) -> str:
         raise BadRequest(f"{name} is not valid UTF-8") from None
     return value
 
+
+# HEAD /v1/buckets/B?presence=N: AIStore's FLT_EXISTS_NO_PROPS and FLT_PRESENT_NO_PROPS (and no `presence`)
+# want the props alone; the other filters also want the bucket's summary.
+FLT_NO_PROPS = ("", "1", "3")
 
 # List props -> the entry's JSON member, with its leading comma. A listing page is encoded straight to JSON
 # text (C string escaping, no per-entry dict): it is the hottest REST path.
@@ -164,6 +169,29 @@ class RestFace:
                 return await self._jobs(req, rest)
         raise NotFound(f"unknown REST resource /v1/{resource}")
 
+    async def _summary_job(self, name: str, uuid: str, prefix: str) -> Job:
+        """The summary-bck job `uuid` of this bucket, or a new one when no uuid is given."""
+        if not uuid:
+            return await self.engine.summarize_bucket(name, prefix)
+        job = self.engine.jobs.get(uuid)
+        if job.kind != "summary-bck" or job.bucket != name:
+            raise BadRequest(f"job {uuid!r} is not a summary of bucket {name!r}")
+        return job
+
+    def _bsumm(self, name: str, job: Job) -> dict[str, Any]:
+        """AIStore's BsummResult (counts and sizes as strings, as it encodes them); a failed job is an error."""
+        if job.errors or job.result is None:
+            raise AisError(f"summary of bucket {name!r} failed: {'; '.join(job.errors) or 'aborted'}")
+        r = job.result
+        disks = sum(c["total"] for c in self.engine.capacity())
+        return {"name": name, "provider": "ais", "namespace": {"uuid": "", "name": ""},
+                "ObjCount": {"obj_count_present": str(r["objects"]), "obj_count_remote": "0"},
+                "ObjSize": {"obj_min_size": r["min"], "obj_avg_size": r["size"] // r["objects"] if r["objects"] else 0,
+                            "obj_max_size": r["max"]},
+                "TotalSize": {"size_on_disk": str(r["size"]), "size_all_present_objs": str(r["size"]),
+                              "size_all_remote_objs": "0", "total_disks_size": str(disks)},
+                "used_pct": r["size"] * 100 // disks if disks else 0, "is_present": True}
+
     async def _action(self, req: Request) -> dict[str, Any]:
         """The `{"action","name","value"}` envelope; {} when there is no body."""
         raw = await req.read_body(self.engine.config.doc["net"]["max_json_body"])
@@ -190,7 +218,15 @@ class RestFace:
             return json_response(out)
         if req.method == "HEAD":
             props = await eng.head_bucket(name)
-            return Response(200, [("ais-bucket-props", json.dumps(props))], b"")
+            headers = [("ais-bucket-props", json.dumps(props))]
+            if req.query.get("presence", FLT_NO_PROPS[0]) in FLT_NO_PROPS:
+                return Response(200, headers, b"")
+            # AIStore's bucket info (its SDK's Bucket.info): props at once, the summary by polling its job
+            job = await self._summary_job(name, req.query.get("uuid", ""), "")
+            headers.append(("ais-xaction-id", job.id))
+            if job.running:
+                return Response(202, headers, b"")
+            return Response(200, [*headers, ("ais-bucket-summ", json.dumps(self._bsumm(name, job)))], b"")
         msg = await self._action(req)
         action, value = msg.get("action", ""), msg.get("value")
         match req.method, action:
@@ -200,6 +236,14 @@ class RestFace:
                 return await self._list(name, value or {}, as_msgpack=MSGPACK in req.header("accept"))
             case "GET", "summary" | "":
                 return json_response(await eng.bucket_summary(name))
+            case "GET", "summary-bck":
+                # AIStore's protocol (its SDK's Bucket.summary): the first call starts the job (202 and its id),
+                # later calls name it in "uuid" and get 202 until it is done, then 200 with the summaries
+                v = _dict(value)
+                job = await self._summary_job(name, str(v.get("uuid") or ""), str(v.get("prefix") or ""))
+                if job.running:
+                    return json_response(job.id, 202)
+                return json_response([self._bsumm(name, job)])
             case "POST", "create-bck":
                 return json_response(await eng.create_bucket(name, _dict(value)))
             case "POST", "move-bck":

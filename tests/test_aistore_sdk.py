@@ -1,0 +1,53 @@
+"""AIStore's own Python SDK (`aistore` from PyPI) against the REST face: what its users call first."""
+from __future__ import annotations
+
+import aistore.sdk as sdk
+import pytest
+
+from support import Server
+
+
+@pytest.fixture
+def client(server: Server) -> "sdk.Client":
+    return sdk.Client(server.url)
+
+
+def test_buckets_and_objects_through_the_sdk(client: "sdk.Client") -> None:
+    bck = client.bucket("sdk-b")
+    bck.create()
+    assert "sdk-b" in [b.name for b in client.cluster().list_buckets()]
+    bck.object("a/one").get_writer().put_content(b"hello world")
+    bck.object("a/two").get_writer().put_content(b"x" * 1000)
+
+    assert bck.object("a/one").get_reader().read_all() == b"hello world"
+    assert bck.object("a/one").get_reader(byte_range="bytes=6-10").read_all() == b"world"
+    props = bck.object("a/one").head()
+    assert props.size == 11 and props.checksum_type == "xxhash" and props.checksum_value
+    assert [e.name for e in bck.list_all_objects(prefix="a/")] == ["a/one", "a/two"]
+
+    bck.object("a/one").copy(bck.object("a/copy"))
+    assert bck.object("a/copy").get_reader().read_all() == b"hello world"
+    bck.object("a/two").delete()
+    assert [e.name for e in bck.list_all_objects()] == ["a/copy", "a/one"]
+    bck.delete()
+    assert "sdk-b" not in [b.name for b in client.cluster().list_buckets()]
+
+
+def test_bucket_summary_and_info(client: "sdk.Client") -> None:
+    bck = client.bucket("sdk-summ")
+    bck.create()
+    empty = bck.summary()
+    assert empty["ObjCount"]["obj_count_present"] == "0" and empty["TotalSize"]["size_all_present_objs"] == "0"
+    for name, size in (("p1/a", 10), ("p1/b", 30), ("p2/c", 20)):
+        bck.object(name).get_writer().put_content(b"z" * size)
+
+    summ = bck.summary()
+    assert summ["name"] == "sdk-summ" and summ["is_present"] is True
+    assert summ["ObjCount"] == {"obj_count_present": "3", "obj_count_remote": "0"}
+    assert summ["ObjSize"] == {"obj_min_size": 10, "obj_avg_size": 20, "obj_max_size": 30}
+    assert summ["TotalSize"]["size_all_present_objs"] == "60" and int(summ["TotalSize"]["total_disks_size"]) > 0
+    assert bck.summary(prefix="p1/")["ObjCount"]["obj_count_present"] == "2"
+
+    props, info = bck.info()   # HEAD with a presence filter: props at once, the summary after polling
+    assert '"checksum"' in props
+    assert info["ObjCount"]["obj_count_present"] == "3"
