@@ -51,3 +51,24 @@ def test_bucket_summary_and_info(client: "sdk.Client") -> None:
     props, info = bck.info()   # HEAD with a presence filter: props at once, the summary after polling
     assert '"checksum"' in props
     assert info["ObjCount"]["obj_count_present"] == "3"
+
+
+def test_cluster_map_and_jobs(server: Server, client: "sdk.Client") -> None:
+    cluster = client.cluster()
+    assert cluster.is_ready()
+    assert cluster.get_primary_url() == server.url
+    bck = client.bucket("sdk-jobs")
+    bck.create()
+    for i in range(5):
+        bck.object(f"o{i}").get_writer().put_content(b"d" * i)
+    assert bck.object("o3").get_reader(direct=True).read_all() == b"ddd"   # straight to the "target"
+
+    copy = client.job(bck.copy(client.bucket("sdk-jobs-copy")))   # no kind given: the SDK looks it up
+    assert copy.wait(timeout=60, verbose=False).success
+    assert [s.kind for s in copy.get_details().list_snapshots()] == ["copy-bck"]
+    assert sorted(e.name for e in client.bucket("sdk-jobs-copy").list_all_objects()) == [f"o{i}" for i in range(5)]
+
+    delete = client.job(bck.objects(obj_names=["o1", "o2"]).delete(), "delete-listrange")
+    result = delete.wait(timeout=60, verbose=False)
+    assert result.success and result.end_time is not None
+    assert sorted(e.name for e in bck.list_all_objects()) == ["o0", "o3", "o4"]

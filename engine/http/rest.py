@@ -17,6 +17,7 @@ from .. import versions
 from ..errors import (AisError, BadRequest, MalformedRequest, NotFound, NotImplementedYet, ObjectNotFound,
                       RangeNotSatisfiable)
 from ..objects import WriteCondition
+from ..jobs import Job
 from ..listing import MAX_PAGE
 from ..meta import ListEntry, ObjectMeta
 from ..names import check_key
@@ -27,7 +28,6 @@ from .server import FileBody, Request, Response, http_date, iso_second, latin1
 
 if TYPE_CHECKING:
     from ..core import Engine
-    from ..jobs import Job
 
 log = logging.getLogger("aisfs.rest")
 
@@ -69,6 +69,16 @@ def object_headers(m: ObjectMeta) -> list[tuple[str, str]]:
     return [(k, latin1(v)) for k, v in h]
 
 
+def _job_snap(job: Job) -> dict[str, Any]:
+    """A job as AIStore's xaction snapshot (core.Snap), for its SDK's Job.wait and get_details."""
+    bck = {"name": job.bucket, "provider": "ais", "namespace": {"uuid": "", "name": ""}}
+    return {"id": job.id, "kind": job.kind, "bck": bck, "start-time": rfc3339(job.start_ns),
+            "end-time": rfc3339(job.end_ns) if job.end_ns else ZERO_TIME,
+            "stats": {"loc-objs": job.objs, "loc-bytes": job.bytes, "out-objs": 0, "out-bytes": 0,
+                      "in-objs": 0, "in-bytes": 0},
+            "aborted": job.aborted, "is_idle": not job.running, "abort-err": "; ".join(job.errors)}
+
+
 def _json_page(uuid: str, token: str, entries: list[str]) -> Response:
     """AIStore's LsoRes as JSON, from the entries already encoded."""
     body = (f'{{"uuid":{_js(uuid)},"continuation_token":{_js(token)},"entries":[' + ",".join(entries)
@@ -85,6 +95,8 @@ def utf8_header(value: str, name: str) -> str:
     return value
 
 
+NODE_ID = "aisfs"                     # this store as the one target of an AIStore cluster (smap, job snapshots)
+ZERO_TIME = "0001-01-01T00:00:00Z"    # Go's zero time: a job that has not ended
 # HEAD /v1/buckets/B?presence=N: AIStore's FLT_EXISTS_NO_PROPS and FLT_PRESENT_NO_PROPS (and no `presence`)
 # want the props alone; the other filters also want the bucket's summary.
 FLT_NO_PROPS = ("", "1", "3")
@@ -489,6 +501,15 @@ class RestFace:
         if req.method != "GET":
             raise BadRequest(f"{req.method} is not supported on /v1/daemon")
         what = req.query.get("what", "")
+        if what in ("status", "qryxstats"):   # AIStore's job queries, a JobArgs {"ID","Kind",...} as the body
+            args = await self._action(req)
+            if what == "status":
+                job = eng.jobs.get(str(args.get("ID") or ""))
+                return json_response({"uuid": job.id, "err": "; ".join(job.errors), "end_time": job.end_ns,
+                                      "aborted": job.aborted})
+            jobs = ([eng.jobs.get(str(args["ID"]))] if args.get("ID")
+                    else eng.jobs.list(kind=str(args.get("Kind") or "")))
+            return json_response({NODE_ID: [_job_snap(j) for j in jobs]})
         match what:
             case "config":
                 return json_response(eng.get_config())
@@ -500,7 +521,25 @@ class RestFace:
                 return json_response(eng.capacity())
             case "bmd":
                 return json_response({"version": eng.bmd.version, "buckets": eng.bmd.buckets})
-        raise BadRequest(f"unknown ?what={what!r} (config, stats, mountpaths, capacity, bmd)")
+            case "smap":
+                return json_response(self._smap(req))
+        raise BadRequest(f"unknown ?what={what!r} (config, stats, mountpaths, capacity, bmd, smap, status, qryxstats)")
+
+    def _smap(self, req: Request) -> dict[str, Any]:
+        """AIStore's cluster map, with this store as its one gateway and one target, both at the address the
+        client used (its SDK finds the primary gateway, and targets for direct reads, here)."""
+        host = req.header("host") or "127.0.0.1"
+        hostname, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        net = {"node_hostname": hostname or host, "daemon_port": port, "direct_url": f"http://{host}"}
+
+        def node(kind: str, node_id: str) -> dict[str, Any]:
+            return {"daemon_id": node_id, "daemon_type": kind, "public_net": net, "intra_control_net": net,
+                    "intra_data_net": net, "flags": 0, "id_digest": 0}
+
+        proxy = node("proxy", f"p{NODE_ID}")
+        return {"tmap": {NODE_ID: node("target", NODE_ID)}, "pmap": {proxy["daemon_id"]: proxy}, "proxy_si": proxy,
+                "version": 1, "uuid": "",
+                "creation_time": rfc3339(self.engine.started_ns)}
 
     # jobs -----------------------------------------------------------------------------------------
     async def _jobs(self, req: Request, rest: str) -> Response:
