@@ -63,7 +63,7 @@ async def serve(engine: "Engine", listen: str, *, stop: trio.Event | None = None
     process and `workers - 1` worker processes (workers.py).
 
     Every caller (`aisfs serve`, `aisfs mount --serve`) gets the same rule for unsigned S3 access."""
-    from .workers import Workers
+    from .workers import Workers   # here: workers.py builds its app from this module
 
     host, port = parse_listen(listen)
     check_s3_auth(engine, host, listen, anonymous)

@@ -27,6 +27,7 @@ import trio
 
 from ..errors import first_error
 from ..reader import ReaderEngine, WorkerView
+from .app import limits_from_config, make_app
 from .server import HTTPServer, Request, Response
 
 if TYPE_CHECKING:
@@ -155,8 +156,6 @@ class Workers:
 
 # the worker's side ---------------------------------------------------------------------------------
 async def _serve_worker(data_dir: Path, control_fd: int, listen_fds: list[int]) -> None:
-    from .app import limits_from_config, make_app   # app imports the faces; the owner needs none of this module's
-
     engine = ReaderEngine(data_dir)
     try:
         link = Link(trio.socket.from_stdlib_socket(socket.socket(fileno=control_fd)))
