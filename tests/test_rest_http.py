@@ -285,7 +285,7 @@ def test_clients_that_stall_are_disconnected(tmp_path: Path) -> None:
                 status, _, body = read_response(f)
                 assert status == 200 and json.loads(body) == {"status": "ok"}
                 time.sleep(0.5)
-            idle = _closed_after(s)
-            assert 1.5 < idle < 6, idle
+            idle = _closed_after(s)   # 2 s of keep-alive, 0.5 s of them slept above
+            assert 1.2 < idle < 6, idle
     finally:
         srv.stop()
