@@ -212,6 +212,28 @@ def test_workers_stop_with_the_owner(tmp_path: Path) -> None:
         srv.stop()
 
 
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "data", "--workers", "2").start()
+    try:
+        assert srv.proc is not None
+        (first,) = _workers(srv.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while not (now := _workers(srv.proc.pid)) or now == [first]:
+            assert time.monotonic() < deadline, "no worker took the dead one's place"
+            time.sleep(0.1)
+        _bucket(srv, "wk7")
+        with srv.client() as c:
+            assert c.put("/v1/objects/wk7/k", content=b"still served").status_code == 200
+        with _conn_held_by(srv, want_worker=True) as (conn, _):   # the new worker serves reads
+            assert _req(conn, "GET", "/v1/objects/wk7/k")[::2] == (200, b"still served")
+        assert "exited" in srv.log.read_text()
+        assert srv.stop() == 0
+        assert not [p for p in now if _alive(p)]
+    finally:
+        srv.stop()
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -7,7 +7,8 @@ process accepts first). A worker serves bodiless GET and HEAD of objects from th
 over: the socket travels over a Unix socket pair (SCM_RIGHTS) with the bytes read of its current
 request, and the owner serves it from there as if it had accepted it. Every second a worker sends the
 owner the atimes and counters of its reads. A worker stops with the owner's server (SIGTERM: in-flight
-requests finish) and at once if the owner goes away (its end of the socket pair closes).
+requests finish) and at once if the owner goes away (its end of the socket pair closes); one that exits
+before that is replaced.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ FRAME = struct.Struct("<cI")     # kind, payload length
 HAND_OFF, REPORT = b"H", b"R"
 REPORT_SECONDS = 1.0
 STOP_SECONDS = 40.0              # a stopping worker finishes its requests (30 s of grace) before it is killed
+RESTART_SECONDS = 1.0            # the pause before a worker that exited is replaced
 
 
 class Link:
@@ -102,8 +104,7 @@ class Workers:
         try:
             async with trio.open_nursery() as nursery:
                 for _ in range(self.count):
-                    proc, link = await self._start()
-                    nursery.start_soon(self._follow, proc, link)
+                    nursery.start_soon(self._keep_one)
                 nursery.start_soon(self._stop_on_request)
         finally:
             with trio.CancelScope(shield=True):
@@ -111,6 +112,21 @@ class Workers:
                     if proc.returncode is None:
                         proc.kill()
                     await proc.wait()
+
+    async def _keep_one(self) -> None:
+        """One worker slot: a worker that exits before the server stops is replaced (after a pause, so
+        one that cannot start does not spin)."""
+        while True:
+            proc, link = await self._start()
+            await self._follow(proc, link)
+            if self.stop.is_set():
+                return
+            log.warning("worker process %d exited (status %s); starting another in %.0f s",
+                        proc.pid, proc.returncode, RESTART_SECONDS)
+            with trio.move_on_after(RESTART_SECONDS):
+                await self.stop.wait()
+            if self.stop.is_set():
+                return
 
     async def _start(self) -> tuple[trio.Process, Link]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -143,9 +159,10 @@ class Workers:
                 proc.kill()
         with trio.move_on_after(STOP_SECONDS):
             await proc.wait()
-        if not self.stop.is_set():
-            log.warning("worker process %d exited (status %s); the other processes go on serving",
-                        proc.pid, proc.returncode)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        self.processes.remove(proc)
 
     async def _stop_on_request(self) -> None:
         await self.stop.wait()
