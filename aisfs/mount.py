@@ -17,6 +17,7 @@ from typing import Any
 from engine.errors import AisError, first_error
 
 from .client import ENDPOINT_ENV
+from .serve import worker_count
 
 DATA_DIR_ENV = "AISFS_DATA_DIR"
 DEFAULT_TTL = 1.0
@@ -44,6 +45,8 @@ def add_parser(sub: Any) -> None:
                    help=f"remote mode: URL of a running aisfs/AIStore server (also ${ENDPOINT_ENV} when "
                         "neither --data-dir nor --serve is given)")
     p.add_argument("--serve", metavar="ADDR", help="embedded mode: also serve S3 + REST on ADDR (host:port)")
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
+                   help="with --serve: processes serving HTTP, as `aisfs serve --workers` (default: 1)")
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground (default: daemonize "
                                                                    "once the mount works)")
     p.add_argument("--read-only", action="store_true")
@@ -101,6 +104,11 @@ def _apply_o(args: argparse.Namespace) -> list[str]:
                 setattr(args, name, Path(value))
             elif name in ("endpoint", "metadata_ttl", "preset", "serve"):
                 setattr(args, name, value)
+            elif name == "workers":
+                try:
+                    args.workers = worker_count(value)
+                except argparse.ArgumentTypeError as e:
+                    raise SystemExit(f"aisfs mount: -o workers: {e}") from None
             else:
                 fuse_opts.append(opt)
     return fuse_opts
@@ -155,6 +163,8 @@ def _config(args: argparse.Namespace) -> Any:
     _choose_mode(args)
     if args.endpoint and args.serve:
         raise SystemExit("aisfs mount: --serve needs embedded mode (--data-dir), not --endpoint")
+    if args.workers > 1 and not args.serve:
+        raise SystemExit("aisfs mount: --workers is for the S3 + REST endpoint: it needs --serve")
     bucket, prefix = _source(args.source)
     mnt = args.mountpoint.resolve()
     if not mnt.is_dir():
@@ -165,7 +175,7 @@ def _config(args: argparse.Namespace) -> Any:
         raise SystemExit(f"aisfs mount: {mnt} is already an aisfs mount (aisfs umount {mnt} first)")
     return MountConfig(mountpoint=mnt, bucket=bucket, prefix=prefix,
                        data_dir=args.data_dir.resolve() if args.data_dir else None, endpoint=args.endpoint,
-                       serve=args.serve, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
+                       serve=args.serve, workers=args.workers, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
                        gid=args.gid, file_mode=args.file_mode, dir_mode=args.dir_mode,
                        ttl=_parse_ttl(args.metadata_ttl) if args.metadata_ttl else DEFAULT_TTL,
                        readahead_kb=args.readahead_kb or 4096, create_bucket=args.create_bucket,
@@ -185,6 +195,8 @@ def _daemon_argv(args: argparse.Namespace, cfg: Any) -> list[str]:
     argv = ["mount", str(cfg.mountpoint), *([src] if src else []), "--foreground",
             "--file-mode", f"{cfg.file_mode:o}", "--dir-mode", f"{cfg.dir_mode:o}",
             "--metadata-ttl", repr(cfg.ttl), "--readahead-kb", str(cfg.readahead_kb)]
+    if cfg.workers > 1:
+        argv += ["--workers", str(cfg.workers)]
     for flag, value in (("--data-dir", cfg.data_dir), ("--endpoint", cfg.endpoint), ("--serve", cfg.serve),
                         ("--uid", cfg.uid), ("--gid", cfg.gid), ("--log-file", args.log_file)):
         if value is not None:

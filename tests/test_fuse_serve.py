@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 import s3kit
@@ -16,7 +17,12 @@ from support import free_port
 
 
 def test_mount_and_rest_see_each_other(tmp_path: Path) -> None:
-    with serving_mount(tmp_path, "shared", "--metadata-ttl", "0.5") as (m, c):
+    """Over a worker process too (`--workers 2`): REST's reads may land on either process."""
+    with serving_mount(tmp_path, "shared", "--metadata-ttl", "0.5", "--workers", "2") as (m, c):
+        assert m.proc is not None
+        workers = subprocess.run(["pgrep", "-P", str(m.proc.pid), "-f", "engine.http.workers"],
+                                 capture_output=True, text=True).stdout.split()
+        assert len(workers) == 1
         # closed in the mount -> readable over REST at once, same checksum and version
         data = os.urandom(300_000)
         m.path("from-mount").write_bytes(data)
@@ -39,6 +45,10 @@ def test_mount_and_rest_see_each_other(tmp_path: Path) -> None:
         # delete in the mount -> gone over REST
         os.unlink(m.path("from-mount"))
         assert c.head("/v1/objects/shared/from-mount").status_code == 404
+        for _ in range(8):   # fresh connections, so both processes answer some
+            with httpx.Client(base_url=c.base_url, timeout=30) as fresh:
+                assert fresh.get("/v1/objects/shared/dir/from-rest").content == b"changed"
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()], "the mount's worker outlived it"
 
 
 def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,6 +39,7 @@ class MountConfig:
     data_dir: Path | None = None
     endpoint: str | None = None
     serve: str | None = None
+    workers: int = 1          # processes serving HTTP with --serve (engine/http/workers.py)
     read_only: bool = False
     allow_other: bool = False
     uid: int | None = None
@@ -167,11 +168,11 @@ async def run(cfg: MountConfig, ready: Callable[[str | None], None]) -> None:
                 if cfg.serve and engine is not None:
                     from engine.http.app import serve as serve_http  # only --serve needs the HTTP faces
 
-                    addr, eng = cfg.serve, engine
+                    addr, eng, workers = cfg.serve, engine, cfg.workers
 
                     async def run_http(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
                         try:
-                            await serve_http(eng, addr, stop=stop_http, task_status=task_status)
+                            await serve_http(eng, addr, stop=stop_http, workers=workers, task_status=task_status)
                         finally:
                             http_done.set()
 
