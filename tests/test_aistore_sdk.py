@@ -51,6 +51,7 @@ def test_bucket_summary_and_info(client: "sdk.Client") -> None:
     props, info = bck.info()   # HEAD with a presence filter: props at once, the summary after polling
     assert '"checksum"' in props
     assert info["ObjCount"]["obj_count_present"] == "3"
+    assert bck.info(prefix="p2/")[1]["TotalSize"]["size_all_present_objs"] == "20"
 
 
 def test_cluster_map_and_jobs(server: Server, client: "sdk.Client") -> None:

@@ -229,12 +229,15 @@ class RestFace:
                     "created": b["created"], "bid": b["bid"]} for b in await eng.list_buckets()]
             return json_response(out)
         if req.method == "HEAD":
+            presence = req.query.get("presence", FLT_NO_PROPS[0])
+            if presence not in FLT_NO_PROPS:   # its SDK's Bucket.info(prefix=P) sends HEAD /v1/buckets/B/P
+                name, _, prefix = name.partition("/")
             props = await eng.head_bucket(name)
             headers = [("ais-bucket-props", json.dumps(props))]
-            if req.query.get("presence", FLT_NO_PROPS[0]) in FLT_NO_PROPS:
+            if presence in FLT_NO_PROPS:
                 return Response(200, headers, b"")
             # AIStore's bucket info (its SDK's Bucket.info): props at once, the summary by polling its job
-            job = await self._summary_job(name, req.query.get("uuid", ""), "")
+            job = await self._summary_job(name, req.query.get("uuid", ""), prefix)
             headers.append(("ais-xaction-id", job.id))
             if job.running:
                 return Response(202, headers, b"")
