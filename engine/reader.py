@@ -9,7 +9,6 @@ counter moves (generation.py). Its reads' atimes and counters go to the owner (s
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from .core import DEFAULT_MOUNTPATH, MOUNTPATHS_FILE, Engine, raise_open_files_l
 from .errors import OwnerOnly
 from .generation import MetaGeneration
 from .index import ReadOnlyIndex
-from .jobs import Jobs
 from .meta import ObjectMeta
 from .mirror import UNREADABLE
 from .mountpath import Mountpaths
@@ -51,12 +49,10 @@ class ReaderEngine(Engine):
         stored = jsonfile.load(self.data_dir / MOUNTPATHS_FILE) or {}
         paths = stored.get("mountpaths") or [str(self.data_dir / DEFAULT_MOUNTPATH)]
         self.mountpaths = Mountpaths([(self.index.mountpath_id(p), Path(p)) for p in paths])
-        self.jobs = Jobs()
         self.stats = Stats()
         self._atimes: dict[tuple[str, str], int] = {}
         self.prefetcher = _NoReadAhead()  # type: ignore[assignment]
         self.open_files = OpenFiles()
-        self.started_ns = time.time_ns()
 
     def refresh(self) -> None:
         """Before each request: the owner's latest bucket metadata and config (read after the counter, so
