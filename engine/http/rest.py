@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
 
 import msgpack
 
@@ -531,9 +532,12 @@ class RestFace:
     def _smap(self, req: Request) -> dict[str, Any]:
         """AIStore's cluster map, with this store as its one gateway and one target, both at the address the
         client used (its SDK finds the primary gateway, and targets for direct reads, here)."""
-        host = req.header("host") or "127.0.0.1"
-        hostname, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-        net = {"node_hostname": hostname or host, "daemon_port": port, "direct_url": f"http://{host}"}
+        url = urlsplit(f"http://{req.header('host') or '127.0.0.1'}")
+        try:
+            port = str(url.port or "")
+        except ValueError:
+            raise BadRequest(f"Host header {url.netloc!r} is not HOST[:PORT]") from None
+        net = {"node_hostname": url.hostname or "", "daemon_port": port, "direct_url": f"http://{url.netloc}"}
 
         def node(kind: str, node_id: str) -> dict[str, Any]:
             return {"daemon_id": node_id, "daemon_type": kind, "public_net": net, "intra_control_net": net,

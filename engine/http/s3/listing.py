@@ -45,7 +45,7 @@ def _encoder(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 # An object in a listing: (key, mtime in ns, ETag, size), list_rows' row for these fields; a folded
 # directory (CommonPrefixes) is its prefix alone.
-ROW_FIELDS = ("mtime", "etag", "size")
+CONTENTS_FIELDS = ("mtime", "etag", "size")   # list_rows fields
 Item = tuple[str, int, str, int] | str
 
 
@@ -100,7 +100,7 @@ async def list_objects(eng: "Engine", ctx: Ctx) -> Response:
     truncated = False
     where = {"prefix": prefix, "start_after": start_after, "token": token, "page_size": max_keys + 1}
     if max_keys and not delim:  # straight from index rows: no ListEntry per key
-        entries = (await eng.list_rows(ctx.bucket, fields=ROW_FIELDS, **where))[0]
+        entries = (await eng.list_rows(ctx.bucket, fields=CONTENTS_FIELDS, **where))[0]
     elif max_keys:
         entries = [_item(ent) for ent in (await eng.list_objects(ctx.bucket, delimiter=delim, full=False,
                                                                  **where)).entries]
