@@ -4,11 +4,12 @@ from __future__ import annotations
 from .errors import BadRequest, RangeNotSatisfiable
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+def parse_range(header: str | None, size: int, *, whole_if_multi: bool = False) -> tuple[int, int] | None:
     """`bytes=a-b` / `bytes=a-` / `bytes=-n` -> (offset, length); None means the whole object.
 
-    Only a single range is served (multi-range is refused as unsatisfiable, as AIStore does).
-    A syntactically invalid header is ignored, as RFC 9110 asks.
+    Only a single range is served. Several ranges are refused as unsatisfiable, as AIStore does, or
+    with `whole_if_multi` ignored (the whole object, 200), as AWS S3 does. A syntactically invalid
+    header is ignored, as RFC 9110 asks.
     """
     if not header:
         return None
@@ -17,6 +18,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     spec = h[6:].strip()
     if "," in spec:
+        if whole_if_multi:
+            return None
         raise RangeNotSatisfiable("multiple ranges are not supported", size=size)
     first, sep, last = spec.partition("-")
     if not sep:

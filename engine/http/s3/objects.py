@@ -75,7 +75,7 @@ async def get_object(eng: "Engine", ctx: Ctx, *, head: bool) -> Response:
             off, n, count = mpu.part_range(m, part)
             rng = (off, n)
             headers.append(("x-amz-mp-parts-count", str(count)))
-        elif r := parse_range(hdr.get("range"), size):
+        elif r := parse_range(hdr.get("range"), size, whole_if_multi=True):
             rng = r
         elif hdr.get("x-amz-checksum-mode", "").upper() == "ENABLED":
             headers += checksum_headers(m)
