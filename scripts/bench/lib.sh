@@ -18,12 +18,15 @@ URL=
 NGINX_PORT=
 MOTO_PORT=
 MOTO_URL=
+SINK_PID=
+SINK_URL=
 
 cleanup() {
     local rc=$?
     stop_pid "$SERVER_PID"
     stop_pid "$NGINX_PID"
     stop_pid "$MOTO_PID"
+    stop_pid "$SINK_PID"
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -127,6 +130,22 @@ start_moto() {
         sleep 0.1
     done
     die "moto_server did not answer on $MOTO_URL"
+}
+
+# start_sink FILE: s3_sink.py on a free loopback port ($SINK_URL), serving FILE to every GET: a
+# server that does no work of its own, whose figure with a client is that client's ceiling here.
+start_sink() {
+    local port i
+    port=$(free_port)
+    SINK_URL="http://127.0.0.1:$port"
+    "$PY" "$ROOT/scripts/bench/s3_sink.py" --port "$port" --file "$1" >>"$WORK/sink.log" 2>&1 &
+    SINK_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SINK_PID" 2>/dev/null || { tail -n 30 "$WORK/sink.log" >&2; die "s3_sink.py exited"; }
+        curl -fsS -o /dev/null -I "$SINK_URL/bench/probe" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "s3_sink.py did not answer on $SINK_URL"
 }
 
 # aws_env: awscli (the venv's `aws`) with dummy credentials and a config of our own in the work

@@ -12,6 +12,12 @@
 # warm (page cache, as get_1g.sh) and cold (`sync; echo 3 > /proc/sys/vm/drop_caches` before
 # each aisfs GET and each dd; reported as unavailable where that file is not writable).
 #
+# Ceilings, measured in the same run (context rows, no target): each client against s3_sink.py, a
+# server that does no work of its own (GET: sendfile of the source file from the page cache; PUT:
+# the body read and thrown away), and MD5 of the object on one core (what a PUT into an md5 bucket
+# must hash). A ceiling over moto's figure is the most any server could reach with that client here:
+# where it is under a target's ratio, the target is out of reach on this machine, whatever aisfs does.
+#
 # BENCH_S3_SIZE_MB (default 1024) sets the object size, e.g. 64 for a quick check of the script.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,11 +32,14 @@ echo "s3_big: $LABEL S3 GET/PUT over loopback, aisfs vs moto, aws s3 cp and curl
 head -c "$SIZE" /dev/urandom >"$WORK/src"
 start_server "$WORK/data"
 start_moto
+start_sink "$WORK/src"
 aws_env
 log "aisfs $URL, moto $MOTO_URL ($("$PY" -c 'import moto; print("moto", moto.__version__)'), $("$AWS" --version 2>&1))"
 
-declare -A EP=([aisfs]=$URL [moto]=$MOTO_URL) GET_URL PUT_URL PUTGET_URL HEAD_URL DEL_URL R
+declare -A EP=([aisfs]=$URL [moto]=$MOTO_URL [sink]=$SINK_URL) GET_URL PUT_URL PUTGET_URL HEAD_URL DEL_URL R
 SIDES=(aisfs moto)
+GET_URL[sink]="$SINK_URL/bench/big/get.bin"
+PUT_URL[sink]="$SINK_URL/bench/big/put.bin"
 
 # Per server: bucket `bench`, the object big/get.bin (uploaded with curl -T on a presigned PUT URL),
 # the presigned GET URL of it, and presigned PUT/GET/HEAD/DELETE URLs for big/put.bin.
@@ -66,18 +75,22 @@ put_done() {
     curl -fsS -o /dev/null -X DELETE "${DEL_URL[$1]}"
 }
 
-# Warm-up, one of each, checked byte for byte against the source.
-for side in "${SIDES[@]}"; do
+# Warm-up, one of each, checked byte for byte against the source (the sink keeps no PUT to check).
+for side in "${SIDES[@]}" sink; do
     curl -fsS "${GET_URL[$side]}" | cmp -s - "$WORK/src" || die "$side: GET (curl, presigned) differs from the source"
     "$AWS" s3 cp --no-progress --endpoint-url "${EP[$side]}" s3://bench/big/get.bin - | cmp -s - "$WORK/src" ||
         die "$side: GET (aws s3 cp) differs from the source"
     for put in put_curl put_aws; do
+        if [[ $side == sink ]]; then "$put" sink; continue; fi
         "$put" "$side"
         curl -fsS "${PUTGET_URL[$side]}" | cmp -s - "$WORK/src" || die "$side: object written by $put differs from the source"
         put_done "$side"
     done
 done
 dd_ref
+md5_ref() { "$PY" -c 'import hashlib, sys
+h, f = hashlib.md5(), open(sys.argv[1], "rb", buffering=0)
+while b := f.read(8 << 20): h.update(b)' "$WORK/src"; }
 
 # awscli's fixed cost per command (Python start, credentials, one small request), to read the awscli
 # figures by: the time `aws s3 cp` takes to fetch a 1-byte object.
@@ -89,15 +102,15 @@ for side in "${SIDES[@]}"; do
     log "awscli fixed cost: aws s3 cp of a 1-byte object from $side takes $(printf '%s\n' "${fixed[@]}" | median) s (median of 3)"
 done
 
-# Warm runs, every measurement alternating with the others in turn.
+# Warm runs, every measurement alternating with the others in turn (the sink's: the ceilings).
 for ((i = 0; i < RUNS; i++)); do
     line="run $((i + 1)), GB/s:"
     for op in get_curl get_aws put_curl put_aws; do
-        for side in "${SIDES[@]}"; do
+        for side in "${SIDES[@]}" sink; do
             t=$(timed "$op" "$side")
             R[$op.$side]+=" $(gbps $SIZE "$t")"
             line+=" $op $side ${R[$op.$side]##* },"
-            [[ $op != put_* ]] || put_done "$side"
+            [[ $op != put_* || $side == sink ]] || put_done "$side"
         done
         if [[ $op == get_aws ]]; then
             t=$(timed dd_ref)
@@ -105,6 +118,9 @@ for ((i = 0; i < RUNS; i++)); do
             line+=" dd warm ${R[dd_warm]##* },"
         fi
     done
+    t=$(timed md5_ref)
+    R[md5]+=" $(gbps $SIZE "$t")"
+    line+=" md5 ${R[md5]##* },"
     log "${line%,}"
 done
 
@@ -136,10 +152,19 @@ result "S3 GET $LABEL, curl presigned URL" "$(med get_curl.aisfs)" GB/s "$(med g
 result "S3 GET $LABEL, aws s3 cp" "$(med get_aws.aisfs)" GB/s "$(med get_aws.moto)" "moto, same client" 5
 result "S3 PUT $LABEL, curl -T presigned URL" "$(med put_curl.aisfs)" GB/s "$(med put_curl.moto)" "moto, same client" 5
 result "S3 PUT $LABEL, aws s3 cp" "$(med put_aws.aisfs)" GB/s "$(med put_aws.moto)" "moto, same client" 5
+for op in "get_curl:S3 GET $LABEL, curl" "get_aws:S3 GET $LABEL, aws s3 cp" "put_curl:S3 PUT $LABEL, curl -T" \
+    "put_aws:S3 PUT $LABEL, aws s3 cp"; do
+    context "${op#*:}: the client's ceiling (s3_sink.py, a server doing no work) over moto" \
+        "$(med "${op%%:*}.sink")" GB/s "$(med "${op%%:*}.moto")" "moto, same client"
+done
+context "MD5 of $LABEL on one core (what a PUT into an md5 bucket hashes) over moto's curl PUT" \
+    "$(med md5)" GB/s "$(med put_curl.moto)" "moto, curl -T"
 result "S3 GET $LABEL, curl presigned URL, warm" "$(med get_curl.aisfs)" GB/s "$dd_warm" \
     "dd of the data file, page cache (warm)" 0.5
 result "S3 GET $LABEL, aws s3 cp, warm" "$(med get_aws.aisfs)" GB/s "$dd_warm" \
     "dd of the data file, page cache (warm)" 0.5
+context "S3 GET $LABEL, aws s3 cp: the client's ceiling (s3_sink.py) over dd, warm" "$(med get_aws.sink)" GB/s \
+    "$dd_warm" "dd of the data file, page cache (warm)"
 if ((COLD)); then
     dd_cold=$(med cold.dd)
     result "S3 GET $LABEL, curl presigned URL, cold" "$(med cold.get_curl)" GB/s "$dd_cold" \
