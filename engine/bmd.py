@@ -24,12 +24,20 @@ class BMD:
         """Read the document again (a worker process, after the owner saved it)."""
         doc = jsonfile.load(self._path) or {"version": 0, "buckets": {}}
         self.version: int = doc["version"]
+        self.uuid: str = doc.get("uuid", "")
         self.buckets: dict[str, dict[str, Any]] = doc["buckets"]
 
     def _save(self) -> None:
         self.version += 1
-        jsonfile.save(self._path, {"version": self.version, "buckets": self.buckets})
+        jsonfile.save(self._path, {"version": self.version, "uuid": self.uuid, "buckets": self.buckets})
         self.saved()
+
+    def ensure_uuid(self) -> None:
+        """The cluster's UUID, made at the owner's first start and kept: AIStore's cluster map and BMD carry
+        one, and its SDK's `Cluster.get_uuid()` reads it."""
+        if not self.uuid:
+            self.uuid = secrets.token_hex(6)
+            self._save()
 
     def get(self, name: str) -> dict[str, Any] | None:
         return self.buckets.get(name)

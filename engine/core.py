@@ -68,6 +68,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
             self.bmd = BMD(self.data_dir)
             self.generation = MetaGeneration(self.data_dir, create=True)
             self.bmd.saved = self.config.saved = self.generation.bump
+            self.bmd.ensure_uuid()
             self.mountpaths, self._mountpaths_changed = self._attach_mountpaths(mountpaths)
         except BaseException:
             if hasattr(self, "index"):

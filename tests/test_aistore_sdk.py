@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import aistore.sdk as sdk
+import httpx
 import pytest
 
 from support import Server
@@ -67,9 +68,23 @@ def test_cluster_map_and_jobs(server: Server, client: "sdk.Client") -> None:
     copy = client.job(bck.copy(client.bucket("sdk-jobs-copy")))   # no kind given: the SDK looks it up
     assert copy.wait(timeout=60, verbose=False).success
     assert [s.kind for s in copy.get_details().list_snapshots()] == ["copy-bck"]
+    assert copy.job_id in [s.uuid for s in cluster.list_jobs_status(job_kind="copy-bck")]
+    assert cluster.list_running_jobs() == []
+    # the cluster's UUID: the same in the cluster map and the BMD, and kept across a restart
+    uuid = cluster.get_uuid()
+    assert uuid and httpx.get(f"{server.url}/v1/daemon?what=bmd").json()["uuid"] == uuid
+    # job snapshots filtered by bucket (AIStore's JobArgs "Bck" / "Buckets"), as source or destination
+    def snaps(**args: object) -> list[str]:
+        r = httpx.request("GET", f"{server.url}/v1/cluster?what=qryxstats", json={"Kind": "copy-bck", **args})
+        return [s["id"] for s in r.json()["aisfs"]]
+    assert snaps(Bck={"name": "sdk-jobs-copy", "provider": "ais"}) == [copy.job_id]
+    assert snaps(Buckets=[{"name": "other"}, {"name": "sdk-jobs"}]) == [copy.job_id]
+    assert snaps(Bck={"name": "other"}) == []
     assert sorted(e.name for e in client.bucket("sdk-jobs-copy").list_all_objects()) == [f"o{i}" for i in range(5)]
 
     delete = client.job(bck.objects(obj_names=["o1", "o2"]).delete(), "delete-listrange")
     result = delete.wait(timeout=60, verbose=False)
     assert result.success and result.end_time is not None
     assert sorted(e.name for e in bck.list_all_objects()) == ["o0", "o3", "o4"]
+    server.restart()
+    assert sdk.Client(server.url).cluster().get_uuid() == uuid

@@ -80,6 +80,18 @@ def _job_snap(job: Job) -> dict[str, Any]:
             "aborted": job.aborted, "is_idle": not job.running, "abort-err": "; ".join(job.errors)}
 
 
+def _job_status(job: Job) -> dict[str, Any]:
+    """AIStore's JobStatus of one job (`end_time` 0 while it runs)."""
+    return {"uuid": job.id, "err": "; ".join(job.errors), "end_time": job.end_ns, "aborted": job.aborted}
+
+
+def _job_buckets(args: dict[str, Any]) -> set[str]:
+    """The bucket names an AIStore JobArgs filters by (`Bck`, `Buckets`); empty: no filter."""
+    more = args.get("Buckets")
+    bcks = [args.get("Bck"), *(more if isinstance(more, list) else [])]
+    return {str(b["name"]) for b in bcks if isinstance(b, dict) and b.get("name")}
+
+
 def _json_page(uuid: str, token: str, entries: list[str]) -> Response:
     """AIStore's LsoRes as JSON, from the entries already encoded."""
     body = (f'{{"uuid":{_js(uuid)},"continuation_token":{_js(token)},"entries":[' + ",".join(entries)
@@ -505,14 +517,19 @@ class RestFace:
         if req.method != "GET":
             raise BadRequest(f"{req.method} is not supported on /v1/daemon")
         what = req.query.get("what", "")
-        if what in ("status", "qryxstats"):   # AIStore's job queries, a JobArgs {"ID","Kind",...} as the body
+        if what in ("status", "qryxstats", "status_all", "running_all"):   # AIStore's job queries (JSON bodies)
             args = await self._action(req)
-            if what == "status":
-                job = eng.jobs.get(str(args.get("ID") or ""))
-                return json_response({"uuid": job.id, "err": "; ".join(job.errors), "end_time": job.end_ns,
-                                      "aborted": job.aborted})
+            if what == "status":   # JobArgs {"ID",...}
+                return json_response(_job_status(eng.jobs.get(str(args.get("ID") or ""))))
+            if what in ("status_all", "running_all"):   # JobQuery {"kind","node","show_active"}
+                running = what == "running_all" or bool(args.get("show_active"))
+                listed = eng.jobs.list(kind=str(args.get("kind") or ""), running_only=running)
+                return json_response([_job_status(j) for j in listed] if what == "status_all"
+                                     else [f"{j.kind}[{j.id}]" for j in listed])
             jobs = ([eng.jobs.get(str(args["ID"]))] if args.get("ID")
                     else eng.jobs.list(kind=str(args.get("Kind") or "")))
+            if names := _job_buckets(args):
+                jobs = [j for j in jobs if names & {j.bucket, j.dst_bucket}]
             return json_response({NODE_ID: [_job_snap(j) for j in jobs]})
         match what:
             case "config":
@@ -524,10 +541,11 @@ class RestFace:
             case "capacity":
                 return json_response(eng.capacity())
             case "bmd":
-                return json_response({"version": eng.bmd.version, "buckets": eng.bmd.buckets})
+                return json_response({"version": eng.bmd.version, "uuid": eng.bmd.uuid, "buckets": eng.bmd.buckets})
             case "smap":
                 return json_response(self._smap(req))
-        raise BadRequest(f"unknown ?what={what!r} (config, stats, mountpaths, capacity, bmd, smap, status, qryxstats)")
+        raise BadRequest(f"unknown ?what={what!r} (config, stats, mountpaths, capacity, bmd, smap, status, status_all, "
+                         "running_all, qryxstats)")
 
     def _smap(self, req: Request) -> dict[str, Any]:
         """AIStore's cluster map, with this store as its one gateway and one target, both at the address the
@@ -545,7 +563,7 @@ class RestFace:
 
         proxy = node("proxy", f"p{NODE_ID}")
         return {"tmap": {NODE_ID: node("target", NODE_ID)}, "pmap": {proxy["daemon_id"]: proxy}, "proxy_si": proxy,
-                "version": 1, "uuid": "",
+                "version": 1, "uuid": self.engine.bmd.uuid,
                 "creation_time": rfc3339(self.engine.started_ns)}
 
     # jobs -----------------------------------------------------------------------------------------

@@ -171,6 +171,8 @@ if ((COLD)); then
         "dd of the data file, caches dropped (cold)" 0.5
     result "S3 GET $LABEL, aws s3 cp, cold" "$(med cold.get_aws)" GB/s "$dd_cold" \
         "dd of the data file, caches dropped (cold)" 0.5
+    context "S3 GET $LABEL, aws s3 cp: the client's ceiling (s3_sink.py, from page cache) over dd, cold" \
+        "$(med get_aws.sink)" GB/s "$dd_cold" "dd of the data file, caches dropped (cold)"
 else
     unavailable "S3 GET $LABEL vs dd, cold" "/proc/sys/vm/drop_caches is not writable here"
 fi
