@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -70,6 +71,29 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
             time.sleep(0.1)
         assert m.path("photos", "dog.jpg").read_bytes() == b"woof"
         assert os.getxattr(m.path("photos", "dog.jpg"), "user.meta.color") == b"brown"
+        # a versioned bucket: `tar --xattrs -x` (mknod, setxattr, open, write, close per file) makes one version
+        # per file, not an empty one first; a file made by mknod and never opened lands empty, with its mode
+        s3.put_bucket_versioning(Bucket="s3b", VersioningConfiguration={"Status": "Enabled"})
+        src = tmp_path / "tarsrc"
+        src.mkdir()
+        for name, body in (("a.txt", b"alpha"), ("b.bin", os.urandom(5000))):
+            (src / name).write_bytes(body)
+            os.setxattr(src / name, "user.meta.kind", name.encode())
+        subprocess.run(["tar", "--xattrs", "-cf", str(tmp_path / "t.tar"), "-C", str(src), "."], check=True)
+        m.path("untar").mkdir()
+        subprocess.run(["tar", "--xattrs", "-xf", str(tmp_path / "t.tar"), "-C", str(m.path("untar"))], check=True)
+        os.mknod(m.path("untar", "node"), 0o640 | stat.S_IFREG)
+        versions = s3.list_object_versions(Bucket="s3b", Prefix="untar/")["Versions"]
+        assert sorted(v["Key"] for v in versions if not v["Key"].endswith("/")) == ["untar/a.txt", "untar/b.bin"], versions
+        for name in ("a.txt", "b.bin"):
+            o = s3.get_object(Bucket="s3b", Key=f"untar/{name}")
+            assert o["Body"].read() == (src / name).read_bytes() and o["Metadata"]["kind"] == name
+        deadline = time.monotonic() + 5
+        while not [v for v in s3.list_object_versions(Bucket="s3b", Prefix="untar/node").get("Versions", [])]:
+            assert time.monotonic() < deadline, "a file made by mknod was never uploaded"
+            time.sleep(0.2)
+        o = s3.head_object(Bucket="s3b", Key="untar/node")
+        assert o["ContentLength"] == 0 and stat.S_IMODE(os.stat(m.path("untar", "node")).st_mode) == 0o640
 
 
 def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:

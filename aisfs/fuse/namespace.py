@@ -1,7 +1,9 @@
 """Namespace-changing FUSE ops: mkdir, rmdir, unlink, mknod, symlinks, links, rename (rules in docs/semantics.md)."""
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import stat
 from typing import TYPE_CHECKING
 
@@ -10,11 +12,14 @@ import trio
 
 from .attrs import MODE, SYMLINK, make_attr
 from .errnos import fail, fuse_op
-from .handles import holding_commits
+from .handles import WriteState, holding_commits
 
 if TYPE_CHECKING:
     from .ops import AisOps, Resolved
 
+log = logging.getLogger("aisfs.fuse")
+
+MKNOD_SETTLE_SECONDS = 1.0  # how long a file made by mknod waits for a handle before it is uploaded empty
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
 
@@ -92,15 +97,57 @@ class NamespaceOps:
     @fuse_op
     async def mknod(self: "AisOps", parent_inode: int, name: bytes, mode: int, rdev: int,
                     ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
-        """A regular file only (`tar --xattrs` makes each file this way before it sets the xattrs and writes
-        the data): an empty object. FIFOs, sockets and devices have no object form: EPERM, as on vfat."""
+        """A regular file only: an empty file, uploaded by the last close of a handle opened on it within
+        MKNOD_SETTLE_SECONDS, else then. `tar --xattrs` makes each file this way before it sets the xattrs and
+        writes the data: one object version per file, not an empty one first. FIFOs, sockets and devices have
+        no object form: EPERM, as on vfat."""
         if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
             raise fail(errno.EPERM)
-        return await self._put_new(parent_inode, name, "file", b"", {MODE: f"{stat.S_IMODE(mode):o}"})
+        self._writable()
+        parent, bucket, key = self._child(parent_inode, name)
+        if parent.bucket is None:
+            raise fail(errno.EPERM)  # only directories (buckets) at the top
+        if await self._resolve(bucket, key) is not None:
+            raise fail(errno.EEXIST)
+        self._new_key(key)
+        await self.b.check_writable(bucket)
+        node = self.inodes.node(bucket, key, "file")
+        async with self._lock(node.ino):
+            if self._live_state(node) is not None:
+                raise fail(errno.EEXIST)  # made by a create or mknod that ran while this one checked
+            st = await WriteState.load(self.b, bucket, key, None, truncate=True)
+            st.custom[MODE] = f"{stat.S_IMODE(mode):o}"
+            st.nursery = self.nursery
+            self.states[node.ino] = st
+        assert self.nursery is not None
+        self.nursery.start_soon(self._settle_mknod, node.ino, st)
+        node.lookups += 1
+        self.seen.pop(node.ino, None)
+        return self._attr_of(node, "file", None)
+
+    async def _settle_mknod(self: "AisOps", ino: int, st: WriteState) -> None:
+        """Upload a file made by mknod that no handle has open after the settle time, as a close would.
+        (Opened meanwhile, its last release uploads it; at unmount, pending files are uploaded anyway.)"""
+        await trio.sleep(MKNOD_SETTLE_SECONDS)
+        async with self._lock(ino):
+            if st.refs or self.states.get(ino) is not st:
+                return
+            try:
+                if st.dirty and not st.detached:
+                    await st.commit(self.b)
+            except Exception:
+                log.exception("upload of %s/%s after mknod failed", st.bucket, st.key)
+            # (not in a `finally`: a commit cancelled by the unmount leaves the file to the shutdown's upload)
+            if not st.refs and self.states.get(ino) is st:
+                del self.states[ino]
+                st.close()
+                with contextlib.suppress(pyfuse3.FUSEError):
+                    if self.inodes.get(ino).lookups == 0:   # forgotten by the kernel meanwhile
+                        self._let_go(ino)
 
     async def _put_new(self: "AisOps", parent_inode: int, name: bytes, kind: str, body: bytes,
                        custom: dict[str, str]) -> pyfuse3.EntryAttributes:
-        """A new name made in one PUT (a symlink, an empty file); EEXIST if the name is taken."""
+        """A new name made in one PUT (a symlink); EEXIST if the name is taken."""
         self._writable()
         parent, bucket, key = self._child(parent_inode, name)
         if parent.bucket is None:
