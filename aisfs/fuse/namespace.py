@@ -92,7 +92,13 @@ class NamespaceOps:
     @fuse_op
     async def symlink(self: "AisOps", parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
                       ) -> pyfuse3.EntryAttributes:
-        return await self._put_new(parent_inode, name, "link", target, {SYMLINK: "1"})
+        """One PUT: the target is the body, marked as a link in the user metadata."""
+        bucket, key = await self._claim_name(parent_inode, name)
+        meta = await self.b.put(bucket, key, target, size=len(target), custom={SYMLINK: "1"})
+        node = self.inodes.node(bucket, key, "link")
+        node.lookups += 1
+        self.seen.pop(node.ino, None)
+        return make_attr(node.ino, "link", meta, self.d)
 
     @fuse_op
     async def mknod(self: "AisOps", parent_inode: int, name: bytes, mode: int, rdev: int,
@@ -103,13 +109,7 @@ class NamespaceOps:
         no object form: EPERM, as on vfat."""
         if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
             raise fail(errno.EPERM)
-        self._writable()
-        parent, bucket, key = self._child(parent_inode, name)
-        if parent.bucket is None:
-            raise fail(errno.EPERM)  # only directories (buckets) at the top
-        if await self._resolve(bucket, key) is not None:
-            raise fail(errno.EEXIST)
-        self._new_key(key)
+        bucket, key = await self._claim_name(parent_inode, name)
         await self.b.check_writable(bucket)
         node = self.inodes.node(bucket, key, "file")
         async with self._lock(node.ino):
@@ -145,21 +145,16 @@ class NamespaceOps:
                     if self.inodes.get(ino).lookups == 0:   # forgotten by the kernel meanwhile
                         self._let_go(ino)
 
-    async def _put_new(self: "AisOps", parent_inode: int, name: bytes, kind: str, body: bytes,
-                       custom: dict[str, str]) -> pyfuse3.EntryAttributes:
-        """A new name made in one PUT (a symlink); EEXIST if the name is taken."""
+    async def _claim_name(self: "AisOps", parent_inode: int, name: bytes) -> tuple[str, str]:
+        """The (bucket, key) of a name to be made: EEXIST if it is taken, EPERM at the top (buckets only)."""
         self._writable()
         parent, bucket, key = self._child(parent_inode, name)
         if parent.bucket is None:
-            raise fail(errno.EPERM)  # only directories (buckets) at the top
+            raise fail(errno.EPERM)
         if await self._resolve(bucket, key) is not None:
             raise fail(errno.EEXIST)
         self._new_key(key)
-        meta = await self.b.put(bucket, key, body, size=len(body), custom=custom)
-        node = self.inodes.node(bucket, key, kind)
-        node.lookups += 1
-        self.seen.pop(node.ino, None)
-        return make_attr(node.ino, kind, meta, self.d)
+        return bucket, key
 
     @fuse_op
     async def readlink(self: "AisOps", inode: int, ctx: pyfuse3.RequestContext) -> bytes:
