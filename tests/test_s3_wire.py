@@ -304,6 +304,10 @@ def test_error_document_shape_and_hostile_xml(srv: Server) -> None:
     assert r.status_code == 404 and r.headers["content-type"] == "application/xml"
     err = xml_error(r)
     assert err["Code"] == "NoSuchKey" and err["Resource"] and err["RequestId"] == r.headers["x-amz-request-id"]
+    assert err["Message"] == "The specified key does not exist." and err["Key"] == "no/such/key"   # AWS's words
+    err = xml_error(signed("GET", f"{srv.url}/s3/no-such-bucket/k"))
+    assert err["Code"] == "NoSuchBucket" and err["BucketName"] == "no-such-bucket"
+    assert err["Message"] == "The specified bucket does not exist"
     bomb = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
             b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><Delete><Object><Key>&c;</Key></Object></Delete>')
     r = signed("POST", f"{url}?delete", body=bomb, headers={"content-md5": base64.b64encode(hashlib.md5(bomb).digest()).decode()})

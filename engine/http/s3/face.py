@@ -33,7 +33,15 @@ S3_CODES = {"NotFound": "NoSuchKey", "MalformedRequest": "InvalidRequest", "Inva
             "DataDirFormat": "InternalError"}
 
 
-def error_response(err: AisError, resource: str, request_id: str, head: bool = False) -> Response:
+# AWS's own words for the commonest errors (clients show them as they are); other codes keep the engine's
+AWS_MESSAGES = {"NoSuchBucket": "The specified bucket does not exist",
+                "NoSuchKey": "The specified key does not exist."}
+
+
+def error_response(err: AisError, resource: str, request_id: str, head: bool = False,
+                   address: tuple[str, str] | None = None) -> Response:
+    """S3's error document; `address` (bucket, key) names what was not found, as S3 does in <BucketName> and
+    <Key>, when the request has one (a copy's missing source is not the request's address)."""
     code = S3_CODES.get(err.code, err.code)
     headers = [("content-type", "application/xml"), ("x-amz-request-id", request_id)]
     if isinstance(err, RangeNotSatisfiable):
@@ -42,8 +50,12 @@ def error_response(err: AisError, resource: str, request_id: str, head: bool = F
         headers += [("x-amz-delete-marker", "true"), ("x-amz-version-id", str(err.details.get("version_id", "")))]
     if err.status == 304:
         return Response(304, headers[1:], b"")
-    body = doc("Error", [el("Code", code), el("Message", err.message), el("Resource", resource),
-                         el("RequestId", request_id)], ns=False)
+    fields = [el("Code", code), el("Message", AWS_MESSAGES.get(code, err.message))]
+    if address is not None and code == "NoSuchBucket":
+        fields.append(el("BucketName", address[0]))
+    elif address is not None and code == "NoSuchKey" and address[1]:
+        fields.append(el("Key", address[1]))
+    body = doc("Error", [*fields, el("Resource", resource), el("RequestId", request_id)], ns=False)
     if head:  # HEAD answers carry no body: clients read the status alone
         return Response(err.status, headers, b"", head=True)
     return Response(err.status, headers, body)
@@ -67,7 +79,8 @@ class S3Face:
         except AisError as e:
             if not isinstance(e, NotModified) and e.status < 500:
                 log.info("S3 %s %s: %s %s", req.method, req.raw_path, e.code, e.message)
-            return error_response(e, resource, request_id, head=req.method == "HEAD")
+            address = None if req.header("x-amz-copy-source") else self._address(req)
+            return error_response(e, resource, request_id, head=req.method == "HEAD", address=address)
         except Exception as e:
             log.exception("S3 %s %s failed", req.method, req.raw_path)
             err = AisError(f"internal error: {type(e).__name__}: {e}")
