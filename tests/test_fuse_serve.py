@@ -94,6 +94,14 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
             time.sleep(0.2)
         o = s3.head_object(Bucket="s3b", Key="untar/node")
         assert o["ContentLength"] == 0 and stat.S_IMODE(os.stat(m.path("untar", "node")).st_mode) == 0o640
+        # fsync of the directory uploads such a file at once: the name it promises is an object
+        os.mknod(m.path("untar", "node2"), 0o600 | stat.S_IFREG)
+        dfd = os.open(m.path("untar"), os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        assert s3.head_object(Bucket="s3b", Key="untar/node2")["ContentLength"] == 0
 
 
 def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:

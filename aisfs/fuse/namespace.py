@@ -15,6 +15,7 @@ from .errnos import fail, fuse_op
 from .handles import WriteState, holding_commits
 
 if TYPE_CHECKING:
+    from .inodes import Node
     from .ops import AisOps, Resolved
 
 log = logging.getLogger("aisfs.fuse")
@@ -129,6 +130,17 @@ class NamespaceOps:
         """Upload a file made by mknod that no handle has open after the settle time, as a close would.
         (Opened meanwhile, its last release uploads it; at unmount, pending files are uploaded anyway.)"""
         await trio.sleep(MKNOD_SETTLE_SECONDS)
+        await self._upload_unopened(ino, st)
+
+    async def _upload_made_files(self: "AisOps", parent: Node) -> None:
+        """Files made by mknod in this directory and not opened: uploaded now (fsync of the directory
+        promises their names; a name here is an object)."""
+        for ino, st in list(self.states.items()):
+            if not st.refs and st.bucket == parent.bucket and st.key.rpartition("/")[0] == parent.key:
+                await self._upload_unopened(ino, st)
+
+    async def _upload_unopened(self: "AisOps", ino: int, st: WriteState) -> None:
+        """Upload a pending file that no handle has open, and let it go, as its last close would."""
         async with self._lock(ino):
             if st.refs or self.states.get(ino) is not st:
                 return

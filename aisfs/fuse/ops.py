@@ -531,6 +531,7 @@ class AisOps(NamespaceOps, pyfuse3.Operations):
         """The durable-rename idiom (write, fsync, rename, fsync the directory): renames, unlinks and new
         entries are index commits, so syncing the index makes every one made before it durable. Without
         this handler the kernel answers such an fsync with success and syncs nothing."""
+        await self._upload_made_files(self.dirs[fh].node)
         await self.b.sync(None)
 
     async def release(self, fh: int) -> None:
