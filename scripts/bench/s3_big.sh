@@ -67,6 +67,10 @@ put_curl() { curl -fsS -o /dev/null -T "$WORK/src" "${PUT_URL[$1]}"; }
 put_aws() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" "$WORK/src" s3://bench/big/put.bin >/dev/null; }
 get_tiny() { "$AWS" s3 cp --no-progress --endpoint-url "${EP[$1]}" s3://bench/tiny - >/dev/null; }
 dd_ref() { dd if="$DATA_FILE" of=/dev/null bs=1M status=none; }
+# MD5 of the source on one core (hashlib, 8 MiB reads): what a PUT into an md5 bucket must hash.
+md5_ref() { "$PY" -c 'import hashlib, sys
+h, f = hashlib.md5(), open(sys.argv[1], "rb", buffering=0)
+while b := f.read(8 << 20): h.update(b)' "$WORK/src"; }
 # After each timed PUT, untimed: HEAD says the size, then DELETE, so every PUT creates the object.
 put_done() {
     local len
@@ -88,9 +92,6 @@ for side in "${SIDES[@]}" sink; do
     done
 done
 dd_ref
-md5_ref() { "$PY" -c 'import hashlib, sys
-h, f = hashlib.md5(), open(sys.argv[1], "rb", buffering=0)
-while b := f.read(8 << 20): h.update(b)' "$WORK/src"; }
 
 # awscli's fixed cost per command (Python start, credentials, one small request), to read the awscli
 # figures by: the time `aws s3 cp` takes to fetch a 1-byte object.
