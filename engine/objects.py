@@ -22,6 +22,7 @@ from .index import DELETE_BATCH, Index, Row, row_to_meta
 from .jobs import Job
 from .meta import ObjectMeta, make_etag
 from .openfiles import OpenFile, OpenFiles
+from .prefetch import Stream
 from .staged import StagedFile
 from .workfile import WorkFile
 
@@ -35,14 +36,21 @@ Body = AsyncIterable[bytes] | bytes
 class ObjectReader:
     """An open object version: reads see this version even if the key is overwritten meanwhile."""
 
-    def __init__(self, meta: ObjectMeta, file: OpenFile, files: OpenFiles) -> None:
+    def __init__(self, meta: ObjectMeta, file: OpenFile, files: OpenFiles, stream: Stream | None = None) -> None:
         self.meta = meta
         self.fd = file.fd   # shared with other readers of this version: read it with pread/sendfile only
         self._file = file
         self._files = files
+        self._stream = stream
 
     def pread(self, size: int, offset: int) -> bytes:
         return os.pread(self.fd, size, offset)
+
+    def reading(self, offset: int, length: int) -> None:
+        """Say what is read next from `fd`, so that a large object read in order is read ahead of the reader
+        (`prefetch.Stream`)."""
+        if self._stream is not None:
+            self._stream.reading(offset, length)
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -286,13 +294,13 @@ class ObjectOps:
     async def _open_at(self: "Engine", meta: ObjectMeta, mp: int, bid: str, validate: bool) -> ObjectReader:
         """Open the version's data file on mountpath `mp`: it must be there, the right size, and (when
         validating) the right checksum."""
+        path = self.mountpaths.get(mp).data_path(meta.fid)
         try:
-            file, reused = self.open_files.acquire((mp, meta.fid), self.mountpaths.get(mp).data_path(meta.fid),
-                                                   meta.size)
+            file, reused = self.open_files.acquire((mp, meta.fid), path, meta.size)
         except FileNotFoundError:
             raise ObjectCorrupted(f"the data of \"ais://{meta.bucket}/{meta.key}\" is missing from mountpath "
                                   f"#{mp}") from None
-        reader = ObjectReader(meta, file, self.open_files)
+        reader = ObjectReader(meta, file, self.open_files, self.prefetcher.stream(path, meta.size))
         try:
             if not reused and os.fstat(file.fd).st_size != meta.size:
                 raise ObjectCorrupted(f"the data of \"ais://{meta.bucket}/{meta.key}\" on mountpath #{mp} is not "

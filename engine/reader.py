@@ -28,10 +28,14 @@ from .stats import Stats
 
 
 class _NoReadAhead:
-    """Read-ahead across a directory's objects serves the mount, which talks to the owner."""
+    """Read-ahead across a directory's objects serves the mount, which talks to the owner; a worker has no
+    thread to read ahead within an object either."""
 
     def opened(self, *_: object, **__: object) -> None:
         pass
+
+    def stream(self, *_: object) -> None:
+        return None
 
 
 class ReaderEngine(Engine):

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import mmap
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import httpx
 
 from fuse_support import serving_mount
 from restkit import bucket_props, data_file, ourl
+from strace_support import Strace
 
 N = 120
 BODY = os.urandom(64 << 10)
@@ -165,3 +167,55 @@ def test_a_directory_read_in_order_over_s3_reads_ahead_too(tmp_path: Path) -> No
             r = c.get(f"/bkt/{k}")
             assert r.status_code == 200 and r.content == BODY
         assert_read_ahead(files[4:40])
+
+
+MiB = 1 << 20
+WILLNEED = re.compile(r"fadvise64\(\d+<([^>]*)>, (\d+), (\d+), POSIX_FADV_WILLNEED")
+
+
+def read_ahead_spans(trace: Strace, path: Path) -> list[tuple[int, int]]:
+    """(offset, end) of every posix_fadvise(WILLNEED) on `path` that strace has written out so far, in order."""
+    found = [WILLNEED.search(line) for line in trace.out.read_text(errors="replace").splitlines()]
+    return [(int(m[2]), int(m[2]) + int(m[3])) for m in found if m and m[1] == str(path)]
+
+
+def test_a_large_file_read_in_order_is_read_ahead_of_the_reader(tmp_path: Path) -> None:
+    """`dd` or `cp` of a large file out of the mount: the daemon asks for its data ahead of the reader,
+    a bounded distance ahead, up to the end of the file and not past it; reads that jump around (records
+    read at random from a shard) ask for nothing."""
+    with serving_mount(tmp_path, "bkt") as (m, c):
+        block = os.urandom(MiB)
+        body = b"".join(bytes([i]) + block[1:] for i in range(96))  # 96 MiB, every MiB different
+        assert c.put(ourl("bkt", "big.bin"), content=body).status_code == 200
+        data = data_file(m.data_dir, bucket_props(c, "bkt")["bid"], "big.bin")
+        os.sync()
+        evict(data)
+        assert m.proc is not None
+        trace = Strace(m.proc.pid, tmp_path / "fadvise.txt", "fadvise64")
+        try:
+            with open(m.path("big.bin"), "rb", buffering=0) as f:
+                for i in range(24):  # the first quarter, in order
+                    assert f.read(MiB) == body[i * MiB:(i + 1) * MiB]
+                deadline = time.monotonic() + 10  # the helper's turn (it starts at the first read-ahead)
+                while not read_ahead_spans(trace, data):
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                for at in (80, 66, 90, 72):  # jumps: a 2 MiB record here and there
+                    f.seek(at * MiB + 1000)
+                    assert f.read(2 * MiB) == body[at * MiB + 1000:(at + 2) * MiB + 1000]
+                time.sleep(0.5)  # room for read-ahead that should not happen
+                first = read_ahead_spans(trace, data)
+                f.seek(24 * MiB)
+                rest = f.read()
+            assert rest == body[24 * MiB:]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(body) not in {b for _, b in read_ahead_spans(trace, data)}:
+                time.sleep(0.05)
+        finally:
+            trace.stop()
+        assert first, "nothing was read ahead of a reader going through the file in order"
+        # ahead of the reader (which had read 24 MiB, and the kernel's readahead 4 more), and bounded
+        assert all(16 * MiB <= a < b <= 64 * MiB for a, b in first), first
+        spans = read_ahead_spans(trace, data)
+        assert max(b for _, b in spans) == len(body), spans  # followed the reader to the end, not past it

@@ -125,6 +125,7 @@ class EmbeddedReader:
         """What the page cache holds is copied on the loop; only the rest waits for the disk, in a thread,
         so a cold read never stalls other requests and a warm one costs no thread hop."""
         fd = self._r.fd  # type: ignore[attr-defined]
+        self._r.reading(offset, size)  # type: ignore[attr-defined]
         raw = self._buffers.take(size)
         buf = memoryview(raw)[:size]
         got = _cached_pread(fd, buf, offset)
