@@ -170,12 +170,13 @@ def test_a_directory_read_in_order_over_s3_reads_ahead_too(tmp_path: Path) -> No
 
 
 MiB = 1 << 20
-WILLNEED = re.compile(r"fadvise64\(\d+<([^>]*)>, (\d+), (\d+), POSIX_FADV_WILLNEED")
+SENDFILE = re.compile(r"sendfile\(\d+</dev/null>, \d+<([^>]*)>, \[(\d+)\].*\) = (\d+)")
 
 
 def read_ahead_spans(trace: Strace, path: Path) -> list[tuple[int, int]]:
-    """(offset, end) of every posix_fadvise(WILLNEED) on `path` that strace has written out so far, in order."""
-    found = [WILLNEED.search(line) for line in trace.out.read_text(errors="replace").splitlines()]
+    """(offset, end) of every span of `path` read into the page cache (by the read-ahead helper's sendfile
+    to /dev/null) that strace has written out so far, in order."""
+    found = [SENDFILE.search(line) for line in trace.out.read_text(errors="replace").splitlines()]
     return [(int(m[2]), int(m[2]) + int(m[3])) for m in found if m and m[1] == str(path)]
 
 
@@ -191,7 +192,7 @@ def test_a_large_file_read_in_order_is_read_ahead_of_the_reader(tmp_path: Path) 
         os.sync()
         evict(data)
         assert m.proc is not None
-        trace = Strace(m.proc.pid, tmp_path / "fadvise.txt", "fadvise64")
+        trace = Strace(m.proc.pid, tmp_path / "sendfile.txt", "sendfile")
         try:
             with open(m.path("big.bin"), "rb", buffering=0) as f:
                 for i in range(24):  # the first quarter, in order
