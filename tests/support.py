@@ -41,6 +41,16 @@ def settled_data_files(server: "Server", want: int, timeout: float = 5.0) -> set
     return files
 
 
+def evict(path: Path) -> None:
+    """Drop a file's clean pages from the page cache (no root needed), so its next read goes to its
+    filesystem: the disk for a data file, the daemon for a file on the mount."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

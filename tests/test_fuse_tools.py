@@ -12,6 +12,7 @@ from typing import Iterator
 import pytest
 
 from fuse_support import Mount, cleanup
+from support import evict
 
 
 @pytest.fixture(scope="module")
@@ -174,15 +175,6 @@ def test_many_threads_read_and_write(m: Mount) -> None:
     assert len(sums) == 1
 
 
-def _drop_cached(path: Path) -> None:
-    """Evict a file's clean pages from the page cache, so the next read goes to its filesystem again."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 def test_concurrent_large_reads_each_see_their_own_bytes(m: Mount) -> None:
     """Six threads read six different 6 MiB files at once, in 1 MiB and odd-sized reads, twice, with both
     the mount's page cache and the data files' dropped before each pass: every READ reaches the daemon,
@@ -209,10 +201,10 @@ def test_concurrent_large_reads_each_see_their_own_bytes(m: Mount) -> None:
 
     for _ in range(2):
         for p in bodies:
-            _drop_cached(p)
+            evict(p)
         for f in m.data_dir.rglob("*"):
             if f.is_file():
-                _drop_cached(f)
+                evict(f)
         threads = [threading.Thread(target=read, args=item) for item in bodies.items()]
         for t in threads:
             t.start()

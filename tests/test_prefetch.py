@@ -20,6 +20,7 @@ import httpx
 from fuse_support import serving_mount
 from restkit import bucket_props, data_file, ourl
 from strace_support import Strace
+from support import evict
 
 N = 120
 BODY = os.urandom(64 << 10)
@@ -40,14 +41,6 @@ def cached(path: Path, every: bool = True) -> bool:
                 raise OSError(ctypes.get_errno(), "mincore")
             del addr
             return (all if every else any)(v & 1 for v in vec)
-
-
-def evict(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def stored_cold(c: httpx.Client, data_dir: Path, bucket: str, keys: list[str]) -> list[Path]:
