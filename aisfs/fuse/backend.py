@@ -109,7 +109,7 @@ class ReadBuffers:
             else:
                 if len(self._free) < self._keep:
                     self._free.append(raw)
-        self._out = held
+        self._out = held[-self._keep:]  # one still held this long is left to the garbage collector, untracked
 
 
 READ_BUFFER = 1 << 20  # the largest READ the kernel sends (FUSE's 256-page default), so one size serves all
