@@ -7,7 +7,8 @@ has SIZE bytes of the data file at PATH from OFFSET brought into the page cache:
   WILLNEED asks the disk in 2 MiB pieces, which the reader's own reads then broke up further (requests of
   0.6-2 MiB); reading keeps the kernel's readahead of one sequential reader going, in requests as large
   as the disk takes (4 MiB here), and a mimic of the mount's READ loop ran ~10% faster for it
-  (docs/performance.md).
+  (docs/performance.md). The last KEEP_OPEN such files stay open between spans, so readers of several
+  large objects at once keep their readahead state too.
 
 A process rather than a thread of the engine: from a thread, the three system calls per file each handed
 the GIL back and forth with the event loop's thread, ~20 futex calls and 6-8 context switches per file at
@@ -16,11 +17,13 @@ the GIL back and forth with the event loop's thread, ~20 futex calls and 6-8 con
 reads without waiting."""
 from __future__ import annotations
 
+import collections
 import os
 import select
 
 ADVISE, READ = b"a", b"r"
-IDLE_SECONDS = 1.0  # the file spans are read from is closed after this long without a record
+KEEP_OPEN = 4       # data files spans are read from, kept open (the most recently read)
+IDLE_SECONDS = 1.0  # ... and closed after this long without a record
 
 
 def advise(path: str | bytes, size: int, offset: int = 0) -> None:
@@ -38,41 +41,51 @@ def advise(path: str | bytes, size: int, offset: int = 0) -> None:
 
 
 class SpanReader:
-    """Reads spans into the page cache from one data file, kept open while spans of it keep coming, so the
-    kernel's readahead state for it (a sequential reader's growing window) carries from span to span."""
+    """Reads spans into the page cache from the data files of the last few large objects read in order,
+    kept open while their spans keep coming, so the kernel's readahead state for each (a sequential
+    reader's growing window) carries from span to span, also when several readers take turns."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = KEEP_OPEN) -> None:
         self._null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-        self._path: str | bytes = b""
-        self._fd = -1
+        self._files: collections.OrderedDict[str | bytes, int] = collections.OrderedDict()
+        self._keep = keep
 
     @property
     def holding(self) -> bool:
-        return self._fd >= 0
+        return bool(self._files)
 
     def read(self, path: str | bytes, size: int, offset: int) -> None:
-        if path != self._path or self._fd < 0:
-            self.let_go()
-            try:
-                self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return  # replaced or deleted meanwhile
-            self._path = path
-            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        fd = self._open(path)
+        if fd < 0:
+            return  # replaced or deleted meanwhile
         try:
             while size > 0:
-                n = os.sendfile(self._null, self._fd, offset, size)
+                n = os.sendfile(self._null, fd, offset, size)
                 if n <= 0:
                     return  # the end of the file
                 offset, size = offset + n, size - n
         except OSError:
-            self.let_go()
+            os.close(self._files.pop(path))
+
+    def _open(self, path: str | bytes) -> int:
+        fd = self._files.get(path, -1)
+        if fd >= 0:
+            self._files.move_to_end(path)
+            return fd
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return -1
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        self._files[path] = fd
+        if len(self._files) > self._keep:
+            os.close(self._files.popitem(last=False)[1])
+        return fd
 
     def let_go(self) -> None:
-        """Close the data file (a deleted object's space is freed only once nothing holds it open)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        """Close the data files (a deleted object's space is freed only once nothing holds it open)."""
+        while self._files:
+            os.close(self._files.popitem()[1])
 
     def close(self) -> None:
         self.let_go()
