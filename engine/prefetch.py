@@ -148,7 +148,7 @@ class Prefetcher:
                     if spans and not self._stopped:
                         self._ask(spans)
                 except Exception:
-                    log.exception("read-ahead across objects failed; following opens afresh")
+                    log.exception("read-ahead failed; following opens afresh")
                     self._dirs.clear()
                 time.sleep(PAUSE)
         finally:
@@ -244,7 +244,8 @@ class Prefetcher:
             self._helper_failed = self._helper is None
         if self._helper is None or self._helper.stdin is None:
             return False
-        data = b"".join(b"%s %d %d %s\0" % (mode, offset, size, os.fsencode(path)) for mode, path, offset, size in spans)
+        data = b"".join(b"%s %d %d %s\0" % (mode, offset, size, os.fsencode(path))
+                        for mode, path, offset, size in spans)
         fd = self._helper.stdin.fileno()
         try:
             while data and not self._stopped:
