@@ -1,6 +1,7 @@
 """Embedded mount serving S3 + REST from the same process (`--serve`): both faces see the same objects."""
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import s3kit
 
 from fuse_support import Mount, cleanup, is_mounted, serving_mount
+from restkit import set_props
 from support import free_port
 
 
@@ -102,6 +104,19 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
         finally:
             os.close(dfd)
         assert s3.head_object(Bucket="s3b", Key="untar/node2")["ContentLength"] == 0
+        # and when that upload fails (the bucket made read-only meanwhile), the fsync says so: the name is gone
+        os.mknod(m.path("untar", "node3"), 0o600 | stat.S_IFREG)
+        assert set_props(c, "s3b", {"access": "ro"}).status_code == 200
+        dfd = os.open(m.path("untar"), os.O_RDONLY)
+        try:
+            with pytest.raises(OSError) as ei:
+                os.fsync(dfd)
+            assert ei.value.errno == errno.EACCES
+        finally:
+            os.close(dfd)
+            assert set_props(c, "s3b", {"access": "rw"}).status_code == 200
+        assert "node3" not in os.listdir(m.path("untar"))
+        assert not s3.list_object_versions(Bucket="s3b", Prefix="untar/node3").get("Versions")
 
 
 def test_ml_preset_lists_once_per_ttl(tmp_path: Path) -> None:

@@ -134,21 +134,28 @@ class NamespaceOps:
 
     async def _upload_made_files(self: "AisOps", parent: Node) -> None:
         """Files made by mknod in this directory and not opened: uploaded now (fsync of the directory
-        promises their names; a name here is an object)."""
+        promises their names; a name here is an object). One that cannot be uploaded is gone, and the
+        fsync fails with its errno (after the others are uploaded), as it would on a disk that lost it."""
+        failed: Exception | None = None
         for ino, st in list(self.states.items()):
             if not st.refs and st.bucket == parent.bucket and st.key.rpartition("/")[0] == parent.key:
-                await self._upload_unopened(ino, st)
+                failed = await self._upload_unopened(ino, st) or failed
+        if failed is not None:
+            raise failed
 
-    async def _upload_unopened(self: "AisOps", ino: int, st: WriteState) -> None:
-        """Upload a pending file that no handle has open, and let it go, as its last close would."""
+    async def _upload_unopened(self: "AisOps", ino: int, st: WriteState) -> Exception | None:
+        """Upload a pending file that no handle has open, and let it go, as its last close would; the
+        upload's failure, if it failed (the file is gone then: there is no close to report it to)."""
+        failed: Exception | None = None
         async with self._lock(ino):
             if st.refs or self.states.get(ino) is not st:
-                return
+                return None
             try:
                 if st.dirty and not st.detached:
                     await st.commit(self.b)
-            except Exception:
-                log.exception("upload of %s/%s after mknod failed", st.bucket, st.key)
+            except Exception as e:
+                log.warning("upload of %s/%s after mknod failed, the file is gone: %s", st.bucket, st.key, e)
+                failed = e
             # (not in a `finally`: a commit cancelled by the unmount leaves the file to the shutdown's upload)
             if not st.refs and self.states.get(ino) is st:
                 del self.states[ino]
@@ -156,6 +163,7 @@ class NamespaceOps:
                 with contextlib.suppress(pyfuse3.FUSEError):
                     if self.inodes.get(ino).lookups == 0:   # forgotten by the kernel meanwhile
                         self._let_go(ino)
+        return failed
 
     async def _claim_name(self: "AisOps", parent_inode: int, name: bytes) -> tuple[str, str]:
         """The (bucket, key) of a name to be made: EEXIST if it is taken, EPERM at the top (buckets only)."""
