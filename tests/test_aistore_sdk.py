@@ -69,6 +69,9 @@ def test_cluster_map_and_jobs(server: Server, client: "sdk.Client") -> None:
     assert copy.wait(timeout=60, verbose=False).success
     assert [s.kind for s in copy.get_details().list_snapshots()] == ["copy-bck"]
     assert copy.job_id in [s.uuid for s in cluster.list_jobs_status(job_kind="copy-bck")]
+    target = next(iter(cluster.get_info().tmap))   # the one target, as its cluster map names it
+    assert copy.job_id in [s.uuid for s in cluster.list_jobs_status(job_kind="copy-bck", target_id=target)]
+    assert cluster.list_jobs_status(target_id="t-elsewhere") == []
     assert cluster.list_running_jobs() == []
     # the cluster's UUID: the same in the cluster map and the BMD, and kept across a restart
     uuid = cluster.get_uuid()

@@ -524,6 +524,8 @@ class RestFace:
             if what in ("status_all", "running_all"):   # JobQuery {"kind","node","show_active"}
                 running = what == "running_all" or bool(args.get("show_active"))
                 listed = eng.jobs.list(kind=str(args.get("kind") or ""), running_only=running)
+                if args.get("node") not in (None, "", NODE_ID):  # jobs run on the one target
+                    listed = []
                 return json_response([_job_status(j) for j in listed] if what == "status_all"
                                      else [f"{j.kind}[{j.id}]" for j in listed])
             jobs = ([eng.jobs.get(str(args["ID"]))] if args.get("ID")
