@@ -259,14 +259,24 @@ def _closed_after(sock: socket.socket, limit: float = 15.0) -> float:
 def test_clients_that_stall_are_disconnected(tmp_path: Path) -> None:
     """Every wait on a client is bounded: a connection that sends nothing, or a request head that never
     ends (however steadily it trickles in), is closed once `timeout.request_header` has passed; an idle
-    keep-alive connection once `timeout.max_keepalive` has; a client whose requests keep coming is served."""
-    srv = Server(tmp_path / "data").start()
+    keep-alive connection once `timeout.max_keepalive` has; a client whose requests keep coming is served.
+    The settings apply to the connections opened after they are set, without a restart, in every process
+    that serves (two here: the owner and a worker share the port)."""
+    srv = Server(tmp_path / "data", "--workers", "2").start()
     try:
         with srv.client() as c:
             settings = {"timeout.request_header": "1s", "timeout.max_keepalive": "2s"}
             assert c.put("/v1/daemon", json={"action": "set-config", "value": settings}).status_code == 200
-        srv.restart()  # the server takes its limits at start
         addr = ("127.0.0.1", srv.port)
+        idle = [socket.create_connection(addr) for _ in range(6)]   # send nothing; they land on either process
+        try:
+            t0 = time.monotonic()
+            for s in idle:
+                _closed_after(s)
+                assert 0.8 < time.monotonic() - t0 < 5
+        finally:
+            for s in idle:
+                s.close()
         with socket.create_connection(addr) as s:   # sends nothing
             assert 0.8 < _closed_after(s) < 5
         with socket.create_connection(addr) as s:   # a head trickling in, never finished

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import trio
 
@@ -33,12 +33,27 @@ def make_app(engine: "Engine") -> App:
     return app
 
 
-def limits_from_config(engine: "Engine") -> Limits:
-    c = engine.config.doc
-    return Limits(max_header=c["net"]["max_header_size"],
-                  header_timeout=durations.parse(c["timeout"]["request_header"]),
-                  keepalive_timeout=durations.parse(c["timeout"]["max_keepalive"]),
-                  body_idle_timeout=durations.parse(c["timeout"]["request_body_idle"]))
+class ConfigLimits:
+    """The HTTP limits of the engine's current config, for each new connection: a set-config of `timeout.*`
+    or `net.max_header_size` applies without a restart, in worker processes too (`refresh`: a worker's look
+    at the owner's config first). Worked out again only when the config document has been replaced."""
+
+    def __init__(self, engine: "Engine", refresh: Callable[[], None] | None = None) -> None:
+        self._engine, self._refresh = engine, refresh
+        self._doc: dict[str, Any] | None = None
+        self._limits = Limits()
+
+    def __call__(self) -> Limits:
+        if self._refresh is not None:
+            self._refresh()
+        doc = self._engine.config.doc
+        if doc is not self._doc:
+            self._doc = doc
+            self._limits = Limits(max_header=doc["net"]["max_header_size"],
+                                  header_timeout=durations.parse(doc["timeout"]["request_header"]),
+                                  keepalive_timeout=durations.parse(doc["timeout"]["max_keepalive"]),
+                                  body_idle_timeout=durations.parse(doc["timeout"]["request_body_idle"]))
+        return self._limits
 
 
 def check_s3_auth(engine: "Engine", host: str, listen: str, anonymous: bool) -> None:
@@ -71,7 +86,7 @@ async def serve(engine: "Engine", listen: str, *, stop: trio.Event | None = None
     addr = listeners[0].socket.getsockname()
     log.info("serving S3 and REST on http://%s:%d", addr[0], addr[1])
     stop = stop if stop is not None else trio.Event()
-    server = HTTPServer(make_app(engine), limits_from_config(engine))
+    server = HTTPServer(make_app(engine), ConfigLimits(engine))
     helpers = Workers(engine, server, listeners, workers - 1, stop) if workers > 1 else None
     task_status.started((addr[0], addr[1]))
     await server.serve(listeners, stop=stop, alongside=helpers.run if helpers is not None else None)

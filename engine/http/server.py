@@ -610,11 +610,13 @@ class _Conn:
 
 
 class HTTPServer:
-    def __init__(self, app: App, limits: Limits | None = None, *, hand_off: HandOff | None = None) -> None:
-        """`hand_off`: this is a worker process, serving bodiless GET and HEAD and handing the rest to the
-        owner (`OwnerOnly`)."""
+    def __init__(self, app: App, limits: Limits | Callable[[], Limits] | None = None, *,
+                 hand_off: HandOff | None = None) -> None:
+        """`limits`: fixed, or asked for at each new connection (a changed config applies to the connections
+        opened after it). `hand_off`: this is a worker process, serving bodiless GET and HEAD and handing
+        the rest to the owner (`OwnerOnly`)."""
         self.app = app
-        self.limits = limits or Limits()
+        self._limits = limits or Limits()
         self.hand_off = hand_off
         self.draining = False
         self._conns: set[_Conn] = set()
@@ -622,6 +624,10 @@ class HTTPServer:
         # One receive buffer for every connection (see `_Conn._read`): each read is parsed before its
         # task can yield, and the parser hands out copies, so no connection needs a buffer of its own.
         self.recv_buf = memoryview(bytearray(RECV_SIZE))
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits() if callable(self._limits) else self._limits
 
     async def _handle_stream(self, stream: trio.SocketStream, prefill: bytes = b"") -> None:
         stream.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

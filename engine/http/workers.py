@@ -28,7 +28,7 @@ import trio
 
 from ..errors import first_error
 from ..reader import ReaderEngine, WorkerView
-from .app import limits_from_config, make_app
+from .app import ConfigLimits, make_app
 from .server import HTTPServer, Request, Response
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ async def _serve_worker(data_dir: Path, control_fd: int, listen_fds: list[int]) 
         async def hand_off(sock: trio.socket.SocketType, raw: bytes) -> None:
             await link.send(HAND_OFF, raw, fd=sock.fileno())
 
-        server = HTTPServer(app, limits_from_config(engine), hand_off=hand_off)
+        server = HTTPServer(app, ConfigLimits(engine, engine.refresh), hand_off=hand_off)
         listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(socket.socket(fileno=fd)))
                      for fd in listen_fds]
         stop = trio.Event()
