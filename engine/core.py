@@ -33,6 +33,7 @@ from .objects import ObjectOps
 from .openfiles import OpenFiles
 from .prefetch import Prefetcher
 from .stats import Stats
+from .writeback import Writeback
 
 log = logging.getLogger("aisfs.engine")
 MOUNTPATHS_FILE = "mountpaths.json"
@@ -80,6 +81,7 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
         self._atimes: dict[tuple[str, str], int] = {}
         self._doomed, self._doomed_recv = trio.open_memory_channel[list[FileRef]](math.inf)
         self.prefetcher = Prefetcher(IndexReader(self.index.path), self._data_path)
+        self.writeback = Writeback()
         self.open_files = OpenFiles()
         self.mpu_slots = multipart.Slots()
         self.started_ns = time.time_ns()
@@ -100,6 +102,8 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
                     # slot from the worker threads that reads and writes wait on
                     nursery.start_soon(functools.partial(trio.to_thread.run_sync, eng.prefetcher.serve,
                                                          limiter=trio.CapacityLimiter(1)))
+                    nursery.start_soon(functools.partial(trio.to_thread.run_sync, eng.writeback.serve,
+                                                         limiter=trio.CapacityLimiter(1)))
                     eng.jobs.attach(nursery)
                     nursery.start_soon(eng._atime_flusher)
                     nursery.start_soon(eng._reaper)
@@ -109,8 +113,9 @@ class Engine(ObjectOps, ListingOps, MirrorOps):
                     if eng._mountpaths_changed:
                         eng.resilver()
                     yield eng
-                finally:  # the thread is told first: a cancelled nursery still waits for it
+                finally:  # the threads are told first: a cancelled nursery still waits for them
                     eng.prefetcher.stop()
+                    eng.writeback.stop()
                     nursery.cancel_scope.cancel()
             clean = True
         finally:

@@ -166,7 +166,7 @@ class ObjectOps:
     def new_staged(self: "Engine", bucket: str, key: str) -> StagedFile:
         """A file to build an object in place (a mount's open file), on the mountpath the key belongs to."""
         props, bid = self._bucket(bucket, ACCESS_PUT)
-        return StagedFile(self.mountpaths.place(bid, key), props["checksum"]["type"])
+        return StagedFile(self.mountpaths.place(bid, key), props["checksum"]["type"], self.writeback)
 
     async def put_staged(self: "Engine", bucket: str, key: str, staged: StagedFile, *,
                          custom: dict[str, str] | None = None) -> ObjectMeta:

@@ -11,6 +11,7 @@ import os
 from .checksum import MultiHasher
 from .mountpath import Mountpath
 from .workfile import WorkFile, pwrite_all, space_error
+from .writeback import Writeback
 
 HASH_CHUNK = 4 << 20
 
@@ -19,10 +20,11 @@ class StagedFile(WorkFile):
     """Lives in `%wk/` until committed; afterwards it *is* the data file, so it is `sealed` and
     any further change goes to a `successor` copy (committed objects never change in place)."""
 
-    def __init__(self, mp: Mountpath, cksum_type: str) -> None:
+    def __init__(self, mp: Mountpath, cksum_type: str, writeback: Writeback | None = None) -> None:
         super().__init__(mp, {cksum_type}, access=os.O_RDWR)
         self.cksum_type = cksum_type
         self._hashed = 0      # bytes [0, _hashed) are in `hasher`, in order
+        self._writeback = writeback
 
     @property
     def fd(self) -> int:
@@ -38,6 +40,8 @@ class StagedFile(WorkFile):
         if offset == self._hashed:
             self.hasher.update(data)
             self._hashed += len(data)
+            if self._writeback is not None:
+                self._writeback.written(self.fd, offset, len(data))
         elif offset < self._hashed:
             self._restart_hash(self.cksum_type)
         self.size = max(self.size, offset + len(data))
@@ -82,7 +86,7 @@ class StagedFile(WorkFile):
 
     def successor(self) -> "StagedFile":
         """A fresh staged copy of this (sealed) one, copied in the kernel; blocking."""
-        nxt = StagedFile(self.mp, self.cksum_type)
+        nxt = StagedFile(self.mp, self.cksum_type, self._writeback)
         try:
             pos = 0
             while pos < self.size:

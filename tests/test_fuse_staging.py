@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import xxhash
 
 from engine.core import Engine
 from fuse_support import Mount, cleanup, with_engine
+from strace_support import Strace
 
 MIB = 1 << 20
 HASHES: dict[str, Callable[[bytes], str]] = {
@@ -173,6 +175,40 @@ def test_files_written_on_two_mountpaths(tmp_path: Path) -> None:
         assert got == want
         assert len(used) == 2  # both mountpaths hold objects
         assert _work_files(data_dir) == [] and not list(tmp_path.glob("mp*/%wk/*"))
+    finally:
+        m.stop()
+        cleanup(tmp_path)
+
+
+SYNC_FILE_RANGE = re.compile(r"sync_file_range\(\d+<([^>]*)>, (\d+), (\d+), SYNC_FILE_RANGE_WRITE\) = 0")
+
+
+def test_a_large_file_goes_to_disk_while_it_is_written(tmp_path: Path) -> None:
+    """`cp` or `dd` of a large file into the mount: each 8 MiB written front to back is handed to the disk
+    while the rest is still being written (so close waits only for the tail), from the staged file, and
+    the file reads back whole."""
+    m = Mount(tmp_path, "bkt", "--create-bucket")
+    try:
+        m.start()
+        assert m.proc is not None
+        trace = Strace(m.proc.pid, tmp_path / "writeback.txt", "sync_file_range")
+        body = os.urandom(20 * MIB + 5)
+        try:
+            with open(m.path("big.bin"), "wb", buffering=0) as f:
+                for at in range(0, len(body), MIB):
+                    f.write(body[at:at + MIB])
+                deadline = time.monotonic() + 10
+                while True:   # before the close: the complete pieces, and not the unfinished tail
+                    found = [SYNC_FILE_RANGE.search(line) for line in trace.out.read_text().splitlines()]
+                    pieces = sorted((int(x[2]), int(x[3])) for x in found if x)
+                    if len(pieces) >= 2 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                assert pieces == [(0, 8 * MIB), (8 * MIB, 8 * MIB)], pieces
+                assert all("/%wk/" in x[1] for x in found if x), "not the staged file"
+        finally:
+            trace.stop()
+        assert m.path("big.bin").read_bytes() == body
     finally:
         m.stop()
         cleanup(tmp_path)
