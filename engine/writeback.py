@@ -45,8 +45,12 @@ class Writeback:
         if not self._running or self._stopped:
             return
         for boundary in range((offset // STEP + 1) * STEP, offset + length + 1, STEP):  # the pieces this write ends
-            if len(self._pending) < QUEUE:
+            if len(self._pending) >= QUEUE:
+                break
+            try:
                 self._pending.append((os.dup(fd), boundary - STEP, STEP))
+            except OSError:  # out of descriptors: the kernel's own writeback will do, the write must not fail
+                break
         if self._pending and not self._wake.is_set():
             self._wake.set()
 
