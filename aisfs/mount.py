@@ -175,8 +175,8 @@ def _config(args: argparse.Namespace) -> Any:
         raise SystemExit(f"aisfs mount: {mnt} is already an aisfs mount (aisfs umount {mnt} first)")
     return MountConfig(mountpoint=mnt, bucket=bucket, prefix=prefix,
                        data_dir=args.data_dir.resolve() if args.data_dir else None, endpoint=args.endpoint,
-                       serve=args.serve, workers=args.workers, read_only=args.read_only, allow_other=args.allow_other, uid=args.uid,
-                       gid=args.gid, file_mode=args.file_mode, dir_mode=args.dir_mode,
+                       serve=args.serve, workers=args.workers, read_only=args.read_only,
+                       allow_other=args.allow_other, uid=args.uid, gid=args.gid, file_mode=args.file_mode, dir_mode=args.dir_mode,
                        ttl=_parse_ttl(args.metadata_ttl) if args.metadata_ttl else DEFAULT_TTL,
                        readahead_kb=args.readahead_kb or 4096, create_bucket=args.create_bucket,
                        direct_io=args.direct_io, extra_options=extra)

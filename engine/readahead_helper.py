@@ -26,7 +26,7 @@ KEEP_OPEN = 4       # data files spans are read from, kept open (the most recent
 IDLE_SECONDS = 1.0  # ... and closed after this long without a record
 
 
-def advise(path: str | bytes, size: int, offset: int = 0) -> None:
+def advise(path: str | bytes, offset: int, size: int) -> None:
     """Ask the kernel for `size` bytes of `path` from `offset` (also used by the engine when the helper is gone)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -54,7 +54,7 @@ class SpanReader:
     def holding(self) -> bool:
         return bool(self._files)
 
-    def read(self, path: str | bytes, size: int, offset: int) -> None:
+    def read(self, path: str | bytes, offset: int, size: int) -> None:
         fd = self._open(path)
         if fd < 0:
             return  # replaced or deleted meanwhile
@@ -95,9 +95,9 @@ class SpanReader:
 def serve(reader: SpanReader, mode: bytes, path: str | bytes, offset: int, size: int) -> None:
     """One record (also used by the engine when the helper is gone)."""
     if mode == READ:
-        reader.read(path, size, offset)
+        reader.read(path, offset, size)
     else:
-        advise(path, size, offset)
+        advise(path, offset, size)
 
 
 def main() -> None:

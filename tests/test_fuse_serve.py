@@ -86,7 +86,8 @@ def test_mount_and_s3_see_each_other(tmp_path: Path, monkeypatch: pytest.MonkeyP
         subprocess.run(["tar", "--xattrs", "-xf", str(tmp_path / "t.tar"), "-C", str(m.path("untar"))], check=True)
         os.mknod(m.path("untar", "node"), 0o640 | stat.S_IFREG)
         versions = s3.list_object_versions(Bucket="s3b", Prefix="untar/")["Versions"]
-        assert sorted(v["Key"] for v in versions if not v["Key"].endswith("/")) == ["untar/a.txt", "untar/b.bin"], versions
+        files = sorted(v["Key"] for v in versions if not v["Key"].endswith("/"))
+        assert files == ["untar/a.txt", "untar/b.bin"], versions
         for name in ("a.txt", "b.bin"):
             o = s3.get_object(Bucket="s3b", Key=f"untar/{name}")
             assert o["Body"].read() == (src / name).read_bytes() and o["Metadata"]["kind"] == name

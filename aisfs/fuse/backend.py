@@ -71,6 +71,9 @@ class Backend(Protocol):
     async def check_writable(self, bucket: str) -> None: ...
 
 
+READ_BUFFER = 1 << 20  # the largest READ the kernel sends (FUSE's 256-page default), so one size serves all
+
+
 class ReadBuffers:
     """Buffers for READ replies, reused: a fresh 1 MiB buffer per READ cost the daemon a quarter of its CPU
     on a cold sequential read (page faults, zeroing, freeing), more than the copy of the data itself.
@@ -110,9 +113,6 @@ class ReadBuffers:
                 if len(self._free) < self._keep:
                     self._free.append(raw)
         self._out = held[-self._keep:]  # one still held this long is left to the garbage collector, untracked
-
-
-READ_BUFFER = 1 << 20  # the largest READ the kernel sends (FUSE's 256-page default), so one size serves all
 
 
 class EmbeddedReader:
